@@ -6,6 +6,11 @@
 // attributes, and writing attributes, are collective: EVERY rank calls them
 // with the same arguments. Dataset writes here are collective transfers
 // (H5FD_MPIO_COLLECTIVE); a rank with nothing to write selects none.
+//
+// Files are opened with collective metadata reads, so even reading (opening
+// groups/datasets, reading attributes, exists, list, read_*) must be done by
+// every rank of the file's communicator together. To read on one rank only,
+// open the file on that rank with MPI_COMM_SELF.
 #pragma once
 
 #include <hdf5.h>
@@ -13,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stiffness/comm.hpp"
@@ -42,6 +48,7 @@ class Handle {
 // collective metadata reads and writes.
 class File {
  public:
+  File() = default;  // no file; assign from create/open_*
   // Creates (truncating) `path`. Collective. Throws with the path on failure.
   static File create(const std::string& path, MPI_Comm comm);
   // Opens an existing file read-only. Collective over `comm`.
@@ -51,9 +58,13 @@ class File {
   hid_t id() const { return h_.id(); }
   MPI_Comm comm() const { return comm_; }
   void flush();  // collective
-  void close();  // collective; throws on failure
+  // Collective; throws on failure. The MPI-IO driver refuses to close a file
+  // while its groups/datasets/attributes are still open: close those first.
+  void close();
 
  private:
+  File(Handle h, MPI_Comm comm) : h_(std::move(h)), comm_(comm) {}
+  static File open(const std::string& path, MPI_Comm comm, unsigned flags, const char* what);
   Handle h_;
   MPI_Comm comm_ = MPI_COMM_NULL;
 };
@@ -71,6 +82,8 @@ void write_attr(hid_t loc, const std::string& name, const std::vector<double>& v
 void write_attr(hid_t loc, const std::string& name, const std::vector<int64_t>& v);
 int64_t read_attr_i64(hid_t loc, const std::string& name);
 double read_attr_f64(hid_t loc, const std::string& name);
+std::vector<int64_t> read_attr_i64s(hid_t loc, const std::string& name);  // 1-D attributes
+std::vector<double> read_attr_f64s(hid_t loc, const std::string& name);
 std::string read_attr_str(hid_t loc, const std::string& name);
 bool attr_exists(hid_t loc, const std::string& name);
 
@@ -102,13 +115,16 @@ class Matrix {
   uint32_t last_no_collective_cause() const { return last_cause_; }
 
  private:
+  void write_slot(const Block2D* b, hid_t dxpl);
   Handle ds_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   DType t_ = DType::f64;
+  hsize_t rows_ = 0, cols_ = 0;
   uint32_t last_cause_ = 0;
 };
 
-// Independent whole-dataset reads for post-processing and tests.
+// Whole-dataset reads (independent data transfer, collective metadata: see
+// the top of this file) for post-processing and tests; `dims` gets the shape.
 std::vector<double> read_f64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::vector<float> read_f32(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::vector<int64_t> read_i64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);

@@ -1,0 +1,76 @@
+// The one configuration struct of the `stiffness train` job. Every field is
+// an option of the same name (with '-' for '_') in the config file and on the
+// command line; the command line wins. Parsed and validated in config.cpp only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stiffness {
+
+struct Config {
+  // ---- data ----
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";  // MNIST-format IDX files (.gz or raw)
+  std::string dataset = "fashion-mnist";  // name recorded in the output
+  int64_t num_classes = 10;               // labels must lie in [0, num_classes)
+  int64_t train_limit = 0;                // use only the first n training examples (0 = all)
+  int64_t val_limit = 0;                  // likewise for the validation (t10k) set
+
+  // ---- model ----
+  std::string model = "mlp";                   // mlp | cnn
+  std::vector<int64_t> widths{500, 300, 100};  // mlp hidden widths (ReLU between)
+  std::vector<int64_t> channels{16, 32, 32};   // cnn: 3x3 conv channels, each + 2x2 max-pool
+  std::string dtype = "float32";               // float32 | float64 (parameters and gradients)
+
+  // ---- training (data-parallel, replicas identical) ----
+  std::string optimizer = "adam";  // adam | sgd (SGD with momentum)
+  double lr = 1e-3;                // constant learning rate, > 0
+  double momentum = 0.9;           // SGD momentum, in [0, 1)
+  int64_t batch_size = 32;         // GLOBAL batch, split over ranks
+  double epochs = 1.0;             // training length in epochs (ignored if steps > 0)
+  int64_t steps = 0;               // training length in optimiser steps (0 = use epochs)
+  uint64_t seed = 0;               // model initialisation and data order
+  int64_t eval_examples = 10000;   // train/val examples for loss and accuracy per measurement
+
+  // ---- measurement ----
+  std::vector<int64_t> measure_steps;  // explicit steps to measure at (0 = initialisation)
+  int64_t measure_log = 6;        // plus this many log-spaced steps in [1, last step]
+  int64_t per_class = 50;         // training examples per class in the sample
+  int64_t val_per_class = 50;     // validation examples per class in the sample
+  uint64_t sample_seed = 1;       // which examples form the sample
+  std::string grad_method = "auto";  // auto | factor | materialize | loop (see docs/metrics.md)
+  bool save_params = true;        // store parameters by name at every measurement
+
+  // ---- output and run ----
+  std::string output = "results/stiffness.h5";  // ONE parallel HDF5 file for the run
+  bool overwrite = false;         // replace an existing output file
+  int threads = 0;                // intra-op threads per rank (0 = cores on node / ranks on node)
+  double progress_seconds = 10;   // rank 0 progress line interval
+
+  // Not options: where the values came from, for provenance.
+  std::string config_file;
+  std::vector<std::string> command_line;
+};
+
+// Result of parsing: either a config to run, or help text to print.
+struct ParsedArgs {
+  Config config;
+  bool help = false;
+  std::string help_text;
+};
+
+// Parses `stiffness train` arguments (argv[0] is the subcommand name).
+// Throws stiffness::Error with a one-line message naming the option or file.
+ParsedArgs parse_train_args(int argc, const char* const* argv);
+
+// Checks values for sense (positive rates, sizes, known names). Throws Error.
+void validate(const Config& c);
+
+// The effective configuration as `key = value` lines (config-file syntax).
+std::string to_ini(const Config& c);
+
+// Comma-separated integers, e.g. "500,300,100"; `option` names it in errors.
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option);
+
+}  // namespace stiffness

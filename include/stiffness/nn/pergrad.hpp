@@ -1,0 +1,69 @@
+// Per-example loss gradients and their inner products, exactly, three ways:
+//  - loop:        one backward pass per example (the reference; slow)
+//  - materialize: per-layer per-example gradient rows g_i from the factors
+//  - factor:      per-layer Gram from the factors without forming g_i:
+//                 K_l = sum_{t,s} (A_t A_s^T) o (Delta_t Delta_s^T)
+// where, for a layer whose weight is shared over T positions, A (n x T x d)
+// holds each example's layer input (a column of ones for the bias) and
+// Delta (n x T x p) the gradient of that example's loss with respect to the
+// layer output. See docs/metrics.md for the derivation.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "stiffness/nn/model.hpp"
+
+namespace stiffness {
+
+enum class GradMethod { loop, materialize, factor };
+const char* method_name(GradMethod m);
+
+struct LayerPlan {
+  std::string name;
+  GradMethod method = GradMethod::factor;
+  int64_t T = 1, d = 0, p = 0;  // positions, input width (+1 bias), output width
+  double factor_flops = 0, materialize_flops = 0;
+  std::string why;
+};
+
+// Which method each parametrised layer uses. With loop, the whole model is
+// one block of per-example gradient rows.
+struct GradPlan {
+  bool loop = false;
+  std::vector<LayerPlan> layers;
+  std::string summary() const;  // one line per layer, for logs and the output file
+};
+
+// `requested`: auto | factor | materialize | loop. `n_total` is N, the number
+// of examples in the Gram matrix, which sets the costs compared by auto.
+GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total,
+                        const std::string& requested);
+
+// One rank's examples in gradient form: per layer either the factors
+// {A, Delta} or the rows {G}; with loop one part {G} for the whole model.
+struct GradBlock {
+  int64_t n = 0;
+  std::vector<torch::Tensor> parts;
+};
+
+GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
+                        const torch::Tensor& y);
+
+// K[a examples, b examples] in float64, summed over layers.
+torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b);
+
+// Flattening for the ring: a block travels as one contiguous buffer, and the
+// receiver rebuilds it from the part shapes with the sender's n.
+torch::Tensor pack(const GradBlock& b);
+std::vector<std::vector<int64_t>> part_shapes(const GradBlock& b);  // shapes without dim 0
+int64_t packed_numel(const std::vector<std::vector<int64_t>>& shapes, int64_t n);
+GradBlock unpack(const torch::Tensor& flat, int64_t n, const std::vector<std::vector<int64_t>>& shapes);
+
+// The reference: per-example gradients over all parameters, one autograd
+// call per example, as rows of an n x D matrix (parameter order of the model).
+torch::Tensor per_example_gradients_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y);
+
+}  // namespace stiffness

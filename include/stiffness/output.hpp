@@ -1,0 +1,87 @@
+// The run's ONE output file (layout in docs/output-format.md). All ranks
+// write it together through parallel HDF5. It is written as
+// `<output>.partial` and renamed to `<output>` only after every rank has
+// closed it successfully, so a crash never leaves a file that looks complete;
+// measurements finished before a crash stay readable in the .partial file.
+#pragma once
+
+#include <mpi.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stiffness/comm.hpp"
+#include "stiffness/h5.hpp"
+#include "stiffness/metrics.hpp"
+
+namespace stiffness {
+
+struct RunInfo {
+  std::string version, git_hash, torch_version, blas, hostname, created;
+  std::string model, grad_plan, dataset, data_source;
+  std::string config_ini, config_file, command_line;
+  int64_t ranks = 1, threads_per_rank = 1, num_classes = 0, n_examples = 0;
+  int64_t num_params = 0;
+};
+
+struct SampleArrays {
+  std::vector<int64_t> index, label;  // dataset index (within its split) and class label
+  std::vector<uint8_t> split;         // 0 = train, 1 = validation
+  std::vector<float> inputs;          // exactly as fed to the model, row-major
+  std::vector<hsize_t> input_shape;   // N, C, H, W
+};
+
+// A named array one rank holds (rank 0 writes it), e.g. a parameter tensor.
+struct NamedArray {
+  std::string name;
+  std::vector<hsize_t> shape;
+  const void* data = nullptr;
+  DType type = DType::f32;
+};
+
+struct MeasurementInfo {
+  int64_t step = 0;
+  double epoch = 0;
+  double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
+  double seconds = 0;  // wall time of the measurement
+  std::string grad_plan;
+};
+
+// Fails with a one-line error if `path` exists and `overwrite` is false.
+// Creates missing parent folders. Run on every rank (same answer on a shared
+// file system).
+void check_output_path(const std::string& path, bool overwrite);
+
+class OutputFile {
+ public:
+  OutputFile(std::string final_path, MPI_Comm comm, Communicator& agree);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  void write_run(const RunInfo& info);
+  void write_sample(const SampleArrays& s);
+  // Collective. `k_blocks`: this rank's blocks of K (float64), any number.
+  void write_measurement(const MeasurementInfo& m, int64_t n_total,
+                         const std::vector<h5::Block2D>& k_blocks,
+                         const std::array<ClassStiffness, kNumPairSets>& classes,
+                         const std::vector<NamedArray>& params);
+  // Marks complete, closes on all ranks, agrees that all succeeded, renames.
+  void finish();
+  const std::string& partial_path() const { return partial_; }
+  int64_t measurements() const { return count_; }
+
+ private:
+  std::string final_, partial_;
+  MPI_Comm comm_;
+  Communicator& agree_;
+  std::unique_ptr<h5::File> file_;
+  std::vector<int64_t> steps_;
+  int64_t count_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace stiffness

@@ -1,0 +1,15 @@
+// When to measure: explicit steps plus log-spaced ones. Pure maths.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace stiffness {
+
+// Sorted, unique steps in [0, last_step]: always 0 (initialisation), every
+// explicit step that is <= last_step, and `n_log` steps spaced evenly in
+// log(step) over [1, last_step] (last_step itself included when n_log > 0).
+std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_steps, int64_t n_log,
+                                       int64_t last_step);
+
+}  // namespace stiffness

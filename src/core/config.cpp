@@ -1,0 +1,192 @@
+#include "stiffness/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "stiffness/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace stiffness {
+
+namespace {
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+// List-valued options travel as strings ("500,300,100") so that the config
+// file and the command line use the same syntax.
+struct ListOptions {
+  std::string widths, channels, measure_steps;
+};
+
+po::options_description describe_options(Config& c, ListOptions& lists, std::string& config_file) {
+  po::options_description all("stiffness train options");
+  // clang-format off
+  all.add_options()
+    ("help,h", "print this help and exit")
+    ("config", po::value(&config_file), "config file (INI: key = value); command-line options override it")
+    // data
+    ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "folder with MNIST-format IDX files (train-*, t10k-*; .gz or raw)")
+    ("dataset", po::value(&c.dataset)->default_value(c.dataset), "dataset name recorded in the output")
+    ("num-classes", po::value(&c.num_classes)->default_value(c.num_classes), "number of classes; labels must be in [0, n)")
+    ("train-limit", po::value(&c.train_limit)->default_value(c.train_limit), "use only the first n training examples (0 = all)")
+    ("val-limit", po::value(&c.val_limit)->default_value(c.val_limit), "use only the first n validation examples (0 = all)")
+    // model
+    ("model", po::value(&c.model)->default_value(c.model), "mlp | cnn")
+    ("widths", po::value(&lists.widths)->default_value(join(c.widths)), "mlp hidden widths, comma-separated")
+    ("channels", po::value(&lists.channels)->default_value(join(c.channels)), "cnn conv channels (3x3 conv + 2x2 max-pool each)")
+    ("dtype", po::value(&c.dtype)->default_value(c.dtype), "float32 | float64")
+    // training
+    ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "adam | sgd (with momentum)")
+    ("lr", po::value(&c.lr)->default_value(c.lr), "constant learning rate (> 0)")
+    ("momentum", po::value(&c.momentum)->default_value(c.momentum), "SGD momentum in [0, 1)")
+    ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "global batch size, split over ranks")
+    ("epochs", po::value(&c.epochs)->default_value(c.epochs), "training length in epochs (ignored when --steps > 0)")
+    ("steps", po::value(&c.steps)->default_value(c.steps), "training length in optimiser steps (0 = use --epochs)")
+    ("seed", po::value(&c.seed)->default_value(c.seed), "seed for initialisation and data order")
+    ("eval-examples", po::value(&c.eval_examples)->default_value(c.eval_examples), "train/val examples used for loss and accuracy at each measurement")
+    // measurement
+    ("measure-steps", po::value(&lists.measure_steps)->default_value(join(c.measure_steps)), "steps to measure at, comma-separated (0 = initialisation, always included)")
+    ("measure-log", po::value(&c.measure_log)->default_value(c.measure_log), "additional log-spaced measurement steps in [1, last step]")
+    ("per-class", po::value(&c.per_class)->default_value(c.per_class), "training examples per class in the measured sample")
+    ("val-per-class", po::value(&c.val_per_class)->default_value(c.val_per_class), "validation examples per class in the measured sample")
+    ("sample-seed", po::value(&c.sample_seed)->default_value(c.sample_seed), "seed choosing the measured sample")
+    ("grad-method", po::value(&c.grad_method)->default_value(c.grad_method), "auto | factor | materialize | loop")
+    ("save-params", po::value(&c.save_params)->default_value(c.save_params), "store the model parameters at every measurement (true/false)")
+    // output
+    ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
+    ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")
+    ("threads", po::value(&c.threads)->default_value(c.threads), "threads per rank (0 = cores / ranks on the node)")
+    ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0");
+  // clang-format on
+  return all;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_int_list(const std::string& text, const std::string& option) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) continue;
+    item = item.substr(b, e - b + 1);
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    STIFF_CHECK(used == item.size() && used > 0,
+                "--" + option + ": expected comma-separated integers, got '" + text + "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+ParsedArgs parse_train_args(int argc, const char* const* argv) {
+  ParsedArgs parsed;
+  Config& c = parsed.config;
+  ListOptions lists;
+  std::string config_file;
+  auto desc = describe_options(c, lists, config_file);
+  po::variables_map vm;
+  try {
+    // Command line first: po::store keeps the first value it sees, so the
+    // command line overrides the config file stored after it.
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("config")) {
+      const auto path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      STIFF_CHECK(in.good(), "--config: cannot read config file '" + path + "'");
+      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    STIFF_THROW(std::string("bad option: ") + e.what() + " (see --help)");
+  }
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << "usage: stiffness train [--config FILE] [options]\n\n" << desc;
+    parsed.help = true;
+    parsed.help_text = os.str();
+    return parsed;
+  }
+  c.widths = parse_int_list(lists.widths, "widths");
+  c.channels = parse_int_list(lists.channels, "channels");
+  c.measure_steps = parse_int_list(lists.measure_steps, "measure-steps");
+  c.config_file = config_file;
+  for (int i = 0; i < argc; ++i) c.command_line.emplace_back(argv[i]);
+  return parsed;
+}
+
+void validate(const Config& c) {
+  auto need = [](bool ok, const std::string& msg) { STIFF_CHECK(ok, msg); };
+  need(c.model == "mlp" || c.model == "cnn", "--model: unknown model '" + c.model + "', expected mlp or cnn");
+  need(c.dtype == "float32" || c.dtype == "float64", "--dtype: expected float32 or float64, got '" + c.dtype + "'");
+  need(c.optimizer == "adam" || c.optimizer == "sgd", "--optimizer: expected adam or sgd, got '" + c.optimizer + "'");
+  static const std::set<std::string> methods{"auto", "factor", "materialize", "loop"};
+  need(methods.count(c.grad_method) == 1, "--grad-method: expected auto, factor, materialize or loop, got '" + c.grad_method + "'");
+  need(c.lr > 0, "--lr: learning rate must be > 0, got " + std::to_string(c.lr));
+  need(c.momentum >= 0 && c.momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(c.momentum));
+  need(c.batch_size > 0, "--batch-size: must be positive, got " + std::to_string(c.batch_size));
+  need(c.steps >= 0, "--steps: must be >= 0, got " + std::to_string(c.steps));
+  need(c.epochs >= 0, "--epochs: must be >= 0, got " + std::to_string(c.epochs));
+  need(c.num_classes >= 2, "--num-classes: need at least 2 classes, got " + std::to_string(c.num_classes));
+  need(c.per_class > 0, "--per-class: examples per class must be positive, got " + std::to_string(c.per_class));
+  need(c.val_per_class > 0, "--val-per-class: examples per class must be positive, got " + std::to_string(c.val_per_class));
+  need(c.train_limit >= 0 && c.val_limit >= 0, "--train-limit/--val-limit: must be >= 0");
+  need(c.eval_examples >= 0, "--eval-examples: must be >= 0, got " + std::to_string(c.eval_examples));
+  need(c.measure_log >= 0, "--measure-log: must be >= 0, got " + std::to_string(c.measure_log));
+  need(c.threads >= 0, "--threads: must be >= 0, got " + std::to_string(c.threads));
+  need(!c.output.empty(), "--output: must not be empty");
+  for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
+  if (c.model == "mlp") {
+    for (auto w : c.widths) need(w > 0, "--widths: widths must be positive, got " + std::to_string(w));
+  } else {
+    need(!c.channels.empty(), "--channels: need at least one conv layer");
+    for (auto w : c.channels) need(w > 0, "--channels: channels must be positive, got " + std::to_string(w));
+  }
+}
+
+std::string to_ini(const Config& c) {
+  std::ostringstream o;
+  o << "data-dir = " << c.data_dir << "\n"
+    << "dataset = " << c.dataset << "\n"
+    << "num-classes = " << c.num_classes << "\n"
+    << "train-limit = " << c.train_limit << "\n"
+    << "val-limit = " << c.val_limit << "\n"
+    << "model = " << c.model << "\n"
+    << "widths = " << join(c.widths) << "\n"
+    << "channels = " << join(c.channels) << "\n"
+    << "dtype = " << c.dtype << "\n"
+    << "optimizer = " << c.optimizer << "\n"
+    << "lr = " << c.lr << "\n"
+    << "momentum = " << c.momentum << "\n"
+    << "batch-size = " << c.batch_size << "\n"
+    << "epochs = " << c.epochs << "\n"
+    << "steps = " << c.steps << "\n"
+    << "seed = " << c.seed << "\n"
+    << "eval-examples = " << c.eval_examples << "\n"
+    << "measure-steps = " << join(c.measure_steps) << "\n"
+    << "measure-log = " << c.measure_log << "\n"
+    << "per-class = " << c.per_class << "\n"
+    << "val-per-class = " << c.val_per_class << "\n"
+    << "sample-seed = " << c.sample_seed << "\n"
+    << "grad-method = " << c.grad_method << "\n"
+    << "save-params = " << (c.save_params ? "true" : "false") << "\n"
+    << "output = " << c.output << "\n"
+    << "threads = " << c.threads << "\n";
+  return o.str();
+}
+
+}  // namespace stiffness

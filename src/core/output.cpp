@@ -1,0 +1,137 @@
+#include "stiffness/output.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "stiffness/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace stiffness {
+
+void check_output_path(const std::string& path, bool overwrite) {
+  std::error_code ec;
+  STIFF_CHECK(!fs::is_directory(path, ec), "--output: '" + path + "' is a folder, expected a file name");
+  STIFF_CHECK(overwrite || !fs::exists(path, ec),
+              "--output: '" + path + "' already exists; pass --overwrite to replace it");
+  const auto parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::exists(parent, ec)) {
+    fs::create_directories(parent, ec);
+    STIFF_CHECK(!ec || fs::is_directory(parent), "--output: cannot create folder '" +
+                                                    parent.string() + "': " + ec.message());
+  }
+}
+
+OutputFile::OutputFile(std::string final_path, MPI_Comm comm, Communicator& agree)
+    : final_(std::move(final_path)), partial_(final_ + ".partial"), comm_(comm), agree_(agree) {
+  file_ = std::make_unique<h5::File>(h5::File::create(partial_, comm_));
+  h5::write_attr(file_->id(), "format", std::string("stiffness/1"));
+  h5::write_attr(file_->id(), "complete", int64_t{0});
+}
+
+OutputFile::~OutputFile() {
+  if (finished_ || !file_) return;
+  // Unfinished (an error elsewhere): close what we can; the .partial name
+  // says it is incomplete. Nothing finished is deleted.
+  try {
+    file_->close();
+  } catch (...) {
+  }
+}
+
+void OutputFile::write_run(const RunInfo& i) {
+  const hid_t f = file_->id();
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"stiffness_version", i.version}, {"git_hash", i.git_hash},
+           {"torch_version", i.torch_version}, {"blas", i.blas}, {"hostname", i.hostname},
+           {"created", i.created}, {"model", i.model}, {"grad_plan", i.grad_plan},
+           {"dataset", i.dataset}, {"data_source", i.data_source}, {"config", i.config_ini},
+           {"config_file", i.config_file}, {"command_line", i.command_line}})
+    h5::write_attr(f, k, v);
+  h5::write_attr(f, "ranks", i.ranks);
+  h5::write_attr(f, "threads_per_rank", i.threads_per_rank);
+  h5::write_attr(f, "num_classes", i.num_classes);
+  h5::write_attr(f, "n_examples", i.n_examples);
+  h5::write_attr(f, "num_params", i.num_params);
+  h5::write_attr(f, "gram_dtype", std::string("float64"));
+}
+
+void OutputFile::write_sample(const SampleArrays& s) {
+  auto g = h5::create_group(file_->id(), "sample");
+  const hsize_t n = s.index.size();
+  h5::write_dataset(*file_, g.id(), "index", {n}, s.index.data(), DType::i64);
+  h5::write_dataset(*file_, g.id(), "label", {n}, s.label.data(), DType::i64);
+  h5::write_dataset(*file_, g.id(), "split", {n}, s.split.data(), DType::u8);
+  h5::write_dataset(*file_, g.id(), "inputs", s.input_shape, s.inputs.data(), DType::f32);
+  h5::write_attr(g.id(), "split_codes", std::string("0 = train, 1 = validation"));
+  file_->flush();
+}
+
+void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
+                                   const std::vector<h5::Block2D>& k_blocks,
+                                   const std::array<ClassStiffness, kNumPairSets>& classes,
+                                   const std::vector<NamedArray>& params) {
+  if (count_ == 0) h5::create_group(file_->id(), "measurements");
+  char name[32];
+  std::snprintf(name, sizeof name, "measurements/%06lld", static_cast<long long>(count_));
+  auto g = h5::create_group(file_->id(), name);
+  h5::write_attr(g.id(), "step", m.step);
+  h5::write_attr(g.id(), "epoch", m.epoch);
+  h5::write_attr(g.id(), "train_loss", m.train_loss);
+  h5::write_attr(g.id(), "train_accuracy", m.train_accuracy);
+  h5::write_attr(g.id(), "val_loss", m.val_loss);
+  h5::write_attr(g.id(), "val_accuracy", m.val_accuracy);
+  h5::write_attr(g.id(), "seconds", m.seconds);
+  h5::write_attr(g.id(), "grad_plan", m.grad_plan);
+
+  auto K = h5::Matrix::create(*file_, g.id(), "K", n_total, n_total, DType::f64);
+  K.write_blocks(k_blocks);
+
+  auto cg = h5::create_group(g.id(), "class_stiffness");
+  for (int set = 0; set < kNumPairSets; ++set) {
+    const auto& c = classes[set];
+    auto sg = h5::create_group(cg.id(), pair_set_name(set));
+    const hsize_t cc = c.classes;
+    h5::write_dataset(*file_, sg.id(), "cosine", {cc, cc}, c.cosine.data(), DType::f64);
+    h5::write_dataset(*file_, sg.id(), "sign", {cc, cc}, c.sign.data(), DType::f64);
+    h5::write_dataset(*file_, sg.id(), "pairs", {cc, cc}, c.pairs.data(), DType::i64);
+    h5::write_attr(sg.id(), "within_cosine", c.within_cosine);
+    h5::write_attr(sg.id(), "between_cosine", c.between_cosine);
+    h5::write_attr(sg.id(), "within_sign", c.within_sign);
+    h5::write_attr(sg.id(), "between_sign", c.between_sign);
+  }
+  if (!params.empty()) {
+    auto pg = h5::create_group(g.id(), "params");
+    for (const auto& p : params) h5::write_dataset(*file_, pg.id(), p.name, p.shape, p.data, p.type);
+  }
+  file_->flush();
+  steps_.push_back(m.step);
+  ++count_;
+}
+
+void OutputFile::finish() {
+  const hsize_t n = steps_.size();
+  h5::write_dataset(*file_, file_->id(), "steps", {n}, steps_.data(), DType::i64);
+  h5::write_attr(file_->id(), "num_measurements", count_);
+  h5::write_attr(file_->id(), "complete", int64_t{1});
+  bool ok = true;
+  std::string why;
+  try {
+    file_->close();
+  } catch (const std::exception& e) {
+    ok = false;
+    why = e.what();
+  }
+  // Rename only when every rank closed its part of the file without error.
+  STIFF_CHECK(agree_.all_ok(ok), "writing '" + partial_ + "' failed on some rank" +
+                                     (why.empty() ? std::string() : ": " + why));
+  if (agree_.rank() == 0) {
+    std::error_code ec;
+    fs::rename(partial_, final_, ec);
+    STIFF_CHECK(!ec, "cannot rename '" + partial_ + "' to '" + final_ + "': " + ec.message());
+  }
+  agree_.barrier();
+  finished_ = true;
+}
+
+}  // namespace stiffness

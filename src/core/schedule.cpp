@@ -1,0 +1,25 @@
+#include "stiffness/schedule.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stiffness {
+
+std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_steps, int64_t n_log,
+                                       int64_t last_step) {
+  std::vector<int64_t> steps{0};
+  for (auto s : explicit_steps)
+    if (s >= 0 && s <= last_step) steps.push_back(s);
+  if (n_log > 0 && last_step >= 1) {
+    const double top = std::log(static_cast<double>(last_step));
+    for (int64_t i = 0; i < n_log; ++i) {
+      const double f = n_log == 1 ? 1.0 : static_cast<double>(i) / static_cast<double>(n_log - 1);
+      steps.push_back(std::clamp<int64_t>(std::llround(std::exp(f * top)), 1, last_step));
+    }
+  }
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  return steps;
+}
+
+}  // namespace stiffness

@@ -1,0 +1,260 @@
+#include "stiffness/nn/pergrad.hpp"
+
+#include <sstream>
+
+#include "stiffness/error.hpp"
+
+namespace stiffness {
+
+namespace F = torch::nn::functional;
+
+const char* method_name(GradMethod m) {
+  switch (m) {
+    case GradMethod::loop: return "loop";
+    case GradMethod::materialize: return "materialize";
+    case GradMethod::factor: return "factor";
+  }
+  return "?";
+}
+
+std::string GradPlan::summary() const {
+  if (loop) return "all layers: loop (one backward pass per example, the reference)";
+  std::ostringstream o;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    o << (i ? "; " : "") << l.name << ": " << method_name(l.method) << " (" << l.why << ")";
+  }
+  return o.str();
+}
+
+namespace {
+
+bool has_bias(const Op& op) {
+  return op.kind == OpKind::linear ? op.linear->options.bias() : op.conv->options.bias();
+}
+
+// A: the layer input per example and position, with a column of ones when
+// the layer has a bias (the bias gradient is then the last column of
+// Delta^T A). Shape n x T x d.
+torch::Tensor input_factor(const Op& op, const torch::Tensor& in) {
+  torch::Tensor a;
+  if (op.kind == OpKind::linear) {
+    a = in.reshape({in.size(0), 1, -1});
+  } else {
+    a = F::unfold(in, F::UnfoldFuncOptions({op.kernel, op.kernel})
+                          .padding({op.pad, op.pad})
+                          .stride({op.stride, op.stride}))
+            .transpose(1, 2);  // n x T x (C k k), channel-major like weight.view(p, -1)
+  }
+  if (has_bias(op)) a = torch::cat({a, torch::ones({a.size(0), a.size(1), 1}, a.options())}, 2);
+  return a.contiguous();
+}
+
+// Delta: d(loss of example i)/d(layer output), n x T x p.
+torch::Tensor output_factor(const Op& op, const torch::Tensor& delta) {
+  if (op.kind == OpKind::linear) return delta.reshape({delta.size(0), 1, -1}).contiguous();
+  return delta.flatten(2).transpose(1, 2).contiguous();
+}
+
+// Chunked sum over position pairs: sum_{t,s} (a_it . b_js)(d_it . e_js),
+// bounded to about `budget` elements of temporaries.
+torch::Tensor ghost_gram(const torch::Tensor& A, const torch::Tensor& D, const torch::Tensor& B,
+                         const torch::Tensor& E) {
+  const int64_t na = A.size(0), nb = B.size(0), T = A.size(1);
+  const int64_t budget = int64_t{1} << 24;
+  const int64_t cb = std::max<int64_t>(1, std::min<int64_t>(nb, budget / (T * T)));
+  const int64_t ca = std::max<int64_t>(1, std::min<int64_t>(na, budget / (T * T * cb)));
+  auto out = torch::zeros({na, nb}, A.options().dtype(torch::kFloat64));
+  for (int64_t i = 0; i < na; i += ca) {
+    const int64_t ie = std::min(na, i + ca);
+    auto a = A.slice(0, i, ie).reshape({-1, A.size(2)});
+    auto d = D.slice(0, i, ie).reshape({-1, D.size(2)});
+    for (int64_t j = 0; j < nb; j += cb) {
+      const int64_t je = std::min(nb, j + cb);
+      auto b = B.slice(0, j, je).reshape({-1, B.size(2)});
+      auto e = E.slice(0, j, je).reshape({-1, E.size(2)});
+      auto prod = torch::mm(a, b.t()) * torch::mm(d, e.t());  // (ca T) x (cb T)
+      out.slice(0, i, ie).slice(1, j, je) +=
+          prod.view({ie - i, T, je - j, T}).sum({1, 3}).to(torch::kFloat64);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total,
+                        const std::string& requested) {
+  GradPlan plan;
+  if (requested == "loop") {
+    plan.loop = true;
+    return plan;
+  }
+  STIFF_CHECK(requested == "auto" || requested == "factor" || requested == "materialize",
+              "--grad-method: expected auto, factor, materialize or loop, got '" + requested + "'");
+  // One forward pass on one example tells every layer's shapes.
+  torch::NoGradGuard no_grad;
+  Taped tape;
+  net->forward(example_input.unsqueeze(0), &tape);
+  const auto idx = net->param_ops();
+  const double N = static_cast<double>(n_total);
+  for (size_t l = 0; l < idx.size(); ++l) {
+    const Op& op = net->ops()[idx[l]];
+    auto a = input_factor(op, tape.inputs[l]);
+    const auto& out = tape.outputs[l];
+    LayerPlan lp;
+    lp.name = op.name;
+    lp.T = a.size(1);
+    lp.d = a.size(2);
+    lp.p = op.kind == OpKind::linear ? out.size(1) : out.size(1);
+    const double T = lp.T, d = lp.d, p = lp.p;
+    // Multiply-adds for the whole N x N Gram of this layer (docs/design.md).
+    lp.factor_flops = (N * T) * (N * T) * (d + p);
+    lp.materialize_flops = 2 * N * T * d * p + N * N * d * p;
+    if (requested == "factor") {
+      lp.method = GradMethod::factor;
+      lp.why = "forced by --grad-method";
+    } else if (requested == "materialize") {
+      lp.method = GradMethod::materialize;
+      lp.why = "forced by --grad-method";
+    } else {
+      const bool f = lp.factor_flops <= lp.materialize_flops;
+      lp.method = f ? GradMethod::factor : GradMethod::materialize;
+      std::ostringstream why;
+      why.precision(3);
+      why << "T=" << lp.T << " d=" << lp.d << " p=" << lp.p << ": factor " << lp.factor_flops
+          << " vs materialize " << lp.materialize_flops << " flops";
+      lp.why = why.str();
+    }
+    plan.layers.push_back(lp);
+  }
+  return plan;
+}
+
+GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
+                        const torch::Tensor& y) {
+  GradBlock blk;
+  blk.n = x.size(0);
+  if (plan.loop) {
+    blk.parts.push_back(per_example_gradients_loop(net, x, y));
+    return blk;
+  }
+  if (blk.n == 0) {
+    // A rank with no examples still needs parts of the right shape.
+    for (const auto& l : plan.layers) {
+      auto opts = torch::TensorOptions().dtype(net->parameters()[0].scalar_type());
+      if (l.method == GradMethod::factor) {
+        blk.parts.push_back(torch::zeros({0, l.T, l.d}, opts));
+        blk.parts.push_back(torch::zeros({0, l.T, l.p}, opts));
+      } else {
+        blk.parts.push_back(torch::zeros({0, l.p * l.d}, opts));
+      }
+    }
+    return blk;
+  }
+  // One batched forward and one backward of the SUM of per-example losses:
+  // since no layer mixes examples, d(sum)/d(output_i) = d(loss_i)/d(output_i).
+  Taped tape;
+  auto logits = net->forward(x, &tape);
+  auto loss = torch::nn::functional::cross_entropy(
+      logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  auto deltas = torch::autograd::grad({loss}, tape.outputs);
+  const auto idx = net->param_ops();
+  for (size_t l = 0; l < idx.size(); ++l) {
+    const Op& op = net->ops()[idx[l]];
+    auto a = input_factor(op, tape.inputs[l].detach());
+    auto d = output_factor(op, deltas[l].detach());
+    if (plan.layers[l].method == GradMethod::factor) {
+      blk.parts.push_back(a);
+      blk.parts.push_back(d);
+    } else {
+      // g_i = sum_t delta_it a_it^T, flattened p x d.
+      blk.parts.push_back(torch::bmm(d.transpose(1, 2), a).reshape({blk.n, -1}));
+    }
+  }
+  return blk;
+}
+
+torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b) {
+  auto out = torch::zeros({a.n, b.n}, torch::kFloat64);
+  if (a.n == 0 || b.n == 0) return out;
+  if (plan.loop) return torch::mm(a.parts[0], b.parts[0].t()).to(torch::kFloat64);
+  size_t at = 0;
+  for (const auto& l : plan.layers) {
+    if (l.method == GradMethod::materialize) {
+      out += torch::mm(a.parts[at], b.parts[at].t()).to(torch::kFloat64);
+      at += 1;
+      continue;
+    }
+    const auto &A = a.parts[at], &D = a.parts[at + 1], &B = b.parts[at], &E = b.parts[at + 1];
+    at += 2;
+    if (l.T == 1) {
+      // Dense layer: (A A^T) o (Delta Delta^T), N^2 (d + p) instead of N^2 d p.
+      auto a2 = A.select(1, 0), d2 = D.select(1, 0), b2 = B.select(1, 0), e2 = E.select(1, 0);
+      out += (torch::mm(a2, b2.t()) * torch::mm(d2, e2.t())).to(torch::kFloat64);
+    } else {
+      out += ghost_gram(A, D, B, E);
+    }
+  }
+  return out;
+}
+
+torch::Tensor pack(const GradBlock& b) {
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : b.parts) flat.push_back(p.reshape({-1}));
+  return torch::cat(flat).contiguous();
+}
+
+std::vector<std::vector<int64_t>> part_shapes(const GradBlock& b) {
+  std::vector<std::vector<int64_t>> s;
+  for (const auto& p : b.parts) s.emplace_back(p.sizes().begin() + 1, p.sizes().end());
+  return s;
+}
+
+int64_t packed_numel(const std::vector<std::vector<int64_t>>& shapes, int64_t n) {
+  int64_t total = 0;
+  for (const auto& s : shapes) {
+    int64_t e = n;
+    for (auto v : s) e *= v;
+    total += e;
+  }
+  return total;
+}
+
+GradBlock unpack(const torch::Tensor& flat, int64_t n, const std::vector<std::vector<int64_t>>& shapes) {
+  STIFF_CHECK(flat.numel() == packed_numel(shapes, n), "unpack: buffer size does not match block shapes");
+  GradBlock b;
+  b.n = n;
+  int64_t off = 0;
+  for (const auto& s : shapes) {
+    std::vector<int64_t> full{n};
+    full.insert(full.end(), s.begin(), s.end());
+    int64_t e = n;
+    for (auto v : s) e *= v;
+    b.parts.push_back(flat.slice(0, off, off + e).view(full));
+    off += e;
+  }
+  return b;
+}
+
+torch::Tensor per_example_gradients_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y) {
+  auto params = net->parameters();
+  int64_t D = 0;
+  for (const auto& p : params) D += p.numel();
+  auto G = torch::empty({x.size(0), D}, params[0].options().requires_grad(false));
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    auto logits = net->forward(x.slice(0, i, i + 1));
+    auto loss = torch::nn::functional::cross_entropy(
+        logits, y.slice(0, i, i + 1),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    auto grads = torch::autograd::grad({loss}, params);
+    int64_t off = 0;
+    for (const auto& g : grads) {
+      G[i].slice(0, off, off + g.numel()).copy_(g.reshape({-1}));
+      off += g.numel();
+    }
+  }
+  return G;
+}
+
+}  // namespace stiffness
