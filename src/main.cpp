@@ -1,7 +1,46 @@
-// Thin entry point: `stiffness train ...` (the job). See src/nn/job.cpp.
+// Thin entry point: `stiffness <command> [options]`.
+//   train      the main job (src/nn/job.cpp)
+// Errors reported on every rank end the run with exit code 1; an unexpected
+// error after setup aborts all ranks so that none is left hanging.
 #include <cstdio>
 #include <cstring>
+#include <string>
 
-int run_cli(int argc, char** argv);
+#include "stiffness/error.hpp"
+#include "stiffness/mpi_comm.hpp"
+#include "stiffness/nn/job.hpp"
 
-int main(int argc, char** argv) { return run_cli(argc, argv); }
+namespace {
+
+const char* kUsage =
+    "usage: stiffness <command> [options]\n"
+    "commands:\n"
+    "  train --config FILE [options]   train data-parallel and measure stiffness (--help lists options)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  stiffness::MpiSession mpi(&argc, &argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    if (rank == 0) std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    stiffness::MpiComm world(MPI_COMM_WORLD);
+    if (cmd == "train") return stiffness::run_train(world, argc - 1, argv + 1);
+    if (rank == 0) std::fprintf(stderr, "stiffness: error: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const stiffness::ReportedError& e) {
+    return e.code;
+  } catch (const stiffness::Error& e) {
+    std::fprintf(stderr, "stiffness: error (rank %d): %s [%s:%d]\n", rank, e.what(), e.file(), e.line());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stiffness: error (rank %d): %s\n", rank, e.what());
+  }
+  // An error on some ranks only: the others may be inside a collective.
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  return 1;
+}

@@ -91,9 +91,11 @@ std::string describe_model(Net& net, const Config& c, int64_t in_features) {
   if (c.model == "mlp") {
     s += std::to_string(in_features);
     for (auto w : c.widths) s += "-" + std::to_string(w);
+    s += "-" + std::to_string(c.num_classes);
   } else {
     s += "conv";
     for (auto w : c.channels) s += "-" + std::to_string(w);
+    s += ", dense-" + std::to_string(c.num_classes);
   }
   s += ", " + std::to_string(net->num_params()) + " parameters, " + c.dtype;
   return s;

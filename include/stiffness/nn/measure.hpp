@@ -1,0 +1,53 @@
+// One measurement: per-example gradients of this rank's slice of the sample,
+// the ring that fills K, class stiffness, losses, and the collective write.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "stiffness/comm.hpp"
+#include "stiffness/config.hpp"
+#include "stiffness/dataset.hpp"
+#include "stiffness/metrics.hpp"
+#include "stiffness/nn/model.hpp"
+#include "stiffness/nn/pergrad.hpp"
+#include "stiffness/nn/train.hpp"
+#include "stiffness/output.hpp"
+
+namespace stiffness {
+
+// The fixed sample: training examples first, then validation examples, each
+// part sorted by class. Row i of K is example i of this order.
+struct Sample {
+  torch::Tensor x, y;
+  std::vector<int64_t> index, label;
+  std::vector<Split> split;
+  int64_t size() const { return static_cast<int64_t>(label.size()); }
+};
+
+// `per_class` examples of each class from the first n_train examples of
+// `train` (and val_per_class from the first n_val of `val`), chosen by sample_seed.
+Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, int64_t n_train,
+                   int64_t n_val, torch::Dtype dtype);
+SampleArrays sample_arrays(const Sample& s);
+
+struct MeasureContext {
+  Communicator& comm;
+  Net& net;
+  const GradPlan& plan;
+  const Sample& sample;
+  const TensorData& train;
+  const TensorData& val;
+  const Config& c;
+};
+
+struct MeasureSummary {
+  double seconds = 0;
+  std::array<ClassStiffness, kNumPairSets> classes;
+};
+
+// Collective: computes everything for one measurement and writes it to `out`.
+MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, OutputFile& out);
+
+}  // namespace stiffness

@@ -1,0 +1,187 @@
+#include "stiffness/nn/job.hpp"
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "stiffness/dataset.hpp"
+#include "stiffness/error.hpp"
+#include "stiffness/metrics.hpp"
+#include "stiffness/nn/measure.hpp"
+#include "stiffness/nn/model.hpp"
+#include "stiffness/nn/pergrad.hpp"
+#include "stiffness/nn/train.hpp"
+#include "stiffness/output.hpp"
+#include "stiffness/progress.hpp"
+#include "stiffness/mpi_comm.hpp"
+#include "stiffness/provenance.hpp"
+#include "stiffness/schedule.hpp"
+
+namespace stiffness {
+
+namespace {
+
+// Runs a phase on every rank; if it throws on any rank, the lowest failing
+// rank prints its one-line message and every rank throws ReportedError, so
+// no rank is left waiting in a collective.
+template <class Fn>
+void collective_phase(Communicator& comm, Fn&& fn) {
+  std::string err;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    err = e.what();
+    if (err.empty()) err = "unknown error";
+  }
+  // Lowest failing rank: max over ranks of (P - 1 - rank) for failures.
+  int64_t key = err.empty() ? -1 : comm.size() - 1 - comm.rank();
+  comm.allreduce_max(&key, 1, DType::i64);
+  if (key < 0) return;
+  if (comm.size() - 1 - comm.rank() == key) std::fprintf(stderr, "stiffness: error: %s\n", err.c_str());
+  throw ReportedError{1};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string join_args(const std::vector<std::string>& args) {
+  std::string s = "stiffness";
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+
+// Everything the job needs after setup, built once on every rank.
+struct Setup {
+  Config c;
+  ImageSet train_set, val_set;
+  TensorData train, val;
+  Sample sample;
+};
+
+void configure_threads(Communicator& comm, const Config& c, int local_ranks, int& threads) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = c.threads > 0 ? c.threads : std::max(1, cores / std::max(1, local_ranks));
+  torch::set_num_threads(threads);
+  set_blas_threads(threads);
+  (void)comm;
+}
+
+}  // namespace
+
+int run_train(MpiComm& world, int argc, const char* const* argv) {
+  Communicator& comm = world;
+  const auto t_start = std::chrono::steady_clock::now();
+  const int P = comm.size(), rank = comm.rank();
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  spdlog::set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
+
+  Setup s;
+  ParsedArgs parsed;
+  // Phase 1: options and output path. Same answer on every rank.
+  collective_phase(comm, [&] {
+    parsed = parse_train_args(argc, argv);
+    if (parsed.help) return;
+    validate(parsed.config);
+    if (rank == 0) check_output_path(parsed.config.output, parsed.config.overwrite);
+  });
+  if (parsed.help) {
+    if (rank == 0) std::printf("%s", parsed.help_text.c_str());
+    return 0;
+  }
+  s.c = parsed.config;
+  const Config& c = s.c;
+
+  int threads = 1;
+  configure_threads(comm, c, node_local_size(world.get()), threads);
+  spdlog::info("stiffness {} ({}), {} rank{}, {} thread{} per rank, LibTorch {}", STIFFNESS_VERSION,
+               STIFFNESS_GIT_HASH, P, P > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
+               TORCH_VERSION);
+  spdlog::info("BLAS: {}", blas_in_use());
+  spdlog::info("device: CPU; communication: MPI (gradients all-reduced, Gram blocks on a ring)");
+
+  // Phase 2: data and the measured sample.
+  collective_phase(comm, [&] {
+    s.train_set = load_mnist(c.data_dir, "train", c.num_classes);
+    s.val_set = load_mnist(c.data_dir, "t10k", c.num_classes);
+    s.train = to_tensors(s.train_set, dtype_of(c), c.train_limit);
+    s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit);
+    s.sample = make_sample(c, s.train_set, s.val_set, s.train.size(), s.val.size(), dtype_of(c));
+    STIFF_CHECK(s.train.size() >= c.batch_size,
+                "--batch-size: " + std::to_string(c.batch_size) + " is larger than the training set (" +
+                    std::to_string(s.train.size()) + " examples)");
+  });
+  const int64_t N = s.sample.size();
+  spdlog::info("data: {} ({} train, {} validation examples, {}x{}x{}); sample N = {} ({} + {} per class)",
+               c.data_dir, s.train.size(), s.val.size(), s.train_set.channels, s.train_set.height,
+               s.train_set.width, N, c.per_class, c.val_per_class);
+
+  // Replicas start identical: same seed everywhere, then rank 0's values.
+  torch::manual_seed(c.seed);
+  Net net = build_model(c, s.train_set.channels, s.train_set.height, s.train_set.width, c.num_classes);
+  broadcast_parameters(net, comm);
+  const std::string model_desc = describe_model(net, c, s.train_set.example_size());
+  spdlog::info("model: {}", model_desc);
+  const GradPlan plan = plan_gradients(net, s.sample.x[0], N, c.grad_method);
+  spdlog::info("per-example gradients: {}", plan.summary());
+
+  const int64_t last = total_steps(c, s.train.size());
+  const auto schedule = measurement_steps(c.measure_steps, c.measure_log, last);
+  std::string sched;
+  for (auto st : schedule) sched += (sched.empty() ? "" : ",") + std::to_string(st);
+  spdlog::info("training: {} steps, global batch {} ({} per rank), {} lr {}; measuring at steps {}",
+               last, c.batch_size, c.batch_size / P, c.optimizer, c.lr, sched);
+
+  // Phase 3: the output file (fails cleanly on an unwritable path).
+  std::unique_ptr<OutputFile> out;
+  collective_phase(comm, [&] {
+    out = std::make_unique<OutputFile>(c.output, world.get(), comm);
+  });
+  RunInfo info;
+  info.version = STIFFNESS_VERSION;
+  info.git_hash = STIFFNESS_GIT_HASH;
+  info.torch_version = TORCH_VERSION;
+  info.blas = blas_in_use();
+  info.hostname = host_name();
+  info.created = utc_now();
+  info.model = model_desc;
+  info.grad_plan = plan.summary();
+  info.dataset = c.dataset;
+  info.data_source = s.train_set.source + "; " + s.val_set.source;
+  info.config_ini = to_ini(c);
+  info.config_file = c.config_file;
+  info.command_line = join_args(c.command_line);
+  info.ranks = P;
+  info.threads_per_rank = threads;
+  info.num_classes = c.num_classes;
+  info.n_examples = N;
+  info.num_params = net->num_params();
+  out->write_run(info);
+  out->write_sample(sample_arrays(s.sample));
+
+  Trainer trainer(net, c, comm, s.train);
+  Progress progress("step", last, c.progress_seconds);
+  size_t next = 0;
+  double loss = 0;
+  for (int64_t step = 0; step <= last; ++step) {
+    if (next < schedule.size() && schedule[next] == step) {
+      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c};
+      progress.pause(measure(ctx, step, trainer.epoch(), *out).seconds);
+      ++next;
+    }
+    if (step == last) break;
+    loss = trainer.step();
+    progress.update(step + 1, fmt::format("epoch {:.2f} | batch loss {:.4f}", trainer.epoch(), loss));
+  }
+  out->finish();
+  spdlog::info("done in {:.1f} s: {} measurements of a {}x{} Gram matrix in {}", seconds_since(t_start),
+               out->measurements(), N, N, c.output);
+  return 0;
+}
+
+}  // namespace stiffness

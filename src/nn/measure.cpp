@@ -1,0 +1,124 @@
+#include "stiffness/nn/measure.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "stiffness/error.hpp"
+#include "stiffness/nn/ring.hpp"
+#include "stiffness/tiling.hpp"
+
+namespace stiffness {
+
+Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, int64_t n_train,
+                   int64_t n_val, torch::Dtype dtype) {
+  Sample s;
+  std::vector<torch::Tensor> xs;
+  auto add = [&](const ImageSet& set, int64_t n_used, int64_t per_class, uint64_t seed, Split split,
+                 const std::string& what) {
+    std::vector<int64_t> labels(set.labels.begin(), set.labels.begin() + n_used);
+    const auto idx = sample_per_class(labels, c.num_classes, per_class, seed, what);
+    const int64_t d = set.example_size();
+    auto x = torch::empty({static_cast<int64_t>(idx.size()), set.channels, set.height, set.width},
+                          torch::kFloat32);
+    for (size_t k = 0; k < idx.size(); ++k) {
+      std::memcpy(x[k].data_ptr<float>(), set.pixels.data() + idx[k] * d, d * sizeof(float));
+      s.index.push_back(idx[k]);
+      s.label.push_back(set.labels[idx[k]]);
+      s.split.push_back(split);
+    }
+    xs.push_back(x);
+  };
+  // Different seeds for the two parts so that equal index lists are not chosen.
+  add(train, n_train, c.per_class, c.sample_seed, Split::train, "train set");
+  add(val, n_val, c.val_per_class, c.sample_seed + 7919, Split::val, "validation set");
+  s.x = torch::cat(xs).to(dtype);
+  s.y = torch::tensor(s.label, torch::kInt64);
+  return s;
+}
+
+SampleArrays sample_arrays(const Sample& s) {
+  SampleArrays a;
+  a.index = s.index;
+  a.label = s.label;
+  for (auto sp : s.split) a.split.push_back(static_cast<uint8_t>(sp));
+  auto x = s.x.to(torch::kFloat32).contiguous();
+  a.inputs.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+  for (auto d : x.sizes()) a.input_shape.push_back(static_cast<hsize_t>(d));
+  return a;
+}
+
+MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, OutputFile& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Communicator& comm = ctx.comm;
+  const int64_t N = ctx.sample.size();
+  const Range mine = block_range(N, comm.size(), comm.rank());
+
+  // 1. This rank's slice of the sample in gradient form (factors or rows).
+  auto blk = compute_block(ctx.net, ctx.plan, ctx.sample.x.slice(0, mine.begin, mine.end),
+                           ctx.sample.y.slice(0, mine.begin, mine.end));
+  // 2. The ring: this rank's tiles of K.
+  auto ring = ring_gram(comm, ctx.plan, blk, N);
+  blk = GradBlock{};  // free the factors before the write
+
+  // 3. Class stiffness from the tiles, summed over ranks.
+  ClassStiffnessAccumulator acc(ctx.sample.label, ctx.sample.split, ctx.c.num_classes);
+  std::vector<h5::Block2D> blocks;
+  std::vector<torch::Tensor> keep;  // transposed copies must outlive the write
+  for (const auto& t : ring.tiles) {
+    acc.add_tile(t.rows.begin, t.cols.begin, t.rows.size(), t.cols.size(), t.k.data_ptr<double>(),
+                 ring.diag, t.mirrored);
+    blocks.push_back({static_cast<hsize_t>(t.rows.begin), static_cast<hsize_t>(t.cols.begin),
+                      static_cast<hsize_t>(t.rows.size()), static_cast<hsize_t>(t.cols.size()),
+                      t.k.data_ptr<double>()});
+    if (t.mirrored) {
+      keep.push_back(t.k.t().contiguous());
+      blocks.push_back({static_cast<hsize_t>(t.cols.begin), static_cast<hsize_t>(t.rows.begin),
+                        static_cast<hsize_t>(t.cols.size()), static_cast<hsize_t>(t.rows.size()),
+                        keep.back().data_ptr<double>()});
+    }
+  }
+  MeasureSummary sum;
+  sum.classes = acc.reduce(comm);
+
+  // 4. Losses and accuracies at this point of training.
+  const auto tr = evaluate(ctx.net, ctx.train, ctx.c.eval_examples, comm);
+  const auto va = evaluate(ctx.net, ctx.val, ctx.c.eval_examples, comm);
+
+  // 5. Parameters by name, so anyone can recompute any entry of K.
+  std::vector<torch::Tensor> param_store;
+  std::vector<NamedArray> params;
+  if (ctx.c.save_params) {
+    for (const auto& p : ctx.net->named_parameters()) {
+      param_store.push_back(p.value().detach().contiguous());
+      const auto& t = param_store.back();
+      NamedArray a;
+      a.name = p.key();
+      for (auto d : t.sizes()) a.shape.push_back(static_cast<hsize_t>(d));
+      a.data = t.data_ptr();
+      a.type = t.scalar_type() == torch::kFloat64 ? DType::f64 : DType::f32;
+      params.push_back(a);
+    }
+  }
+  MeasurementInfo info;
+  info.step = step;
+  info.epoch = epoch;
+  info.train_loss = tr.loss;
+  info.train_accuracy = tr.accuracy;
+  info.val_loss = va.loss;
+  info.val_accuracy = va.accuracy;
+  info.grad_plan = ctx.plan.summary();
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.write_measurement(info, N, blocks, sum.classes, params);
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto& tt = sum.classes[kTrainTrain];
+  spdlog::info(
+      "measured step {} (epoch {:.2f}) in {:.2f} s [grad+ring {:.2f} s, wait {:.2f} s]: "
+      "train loss {:.4f} acc {:.3f}, val loss {:.4f} acc {:.3f}; train-train cosine "
+      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}",
+      step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, tr.loss, tr.accuracy, va.loss,
+      va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign);
+  return sum;
+}
+
+}  // namespace stiffness
