@@ -50,9 +50,9 @@ struct MeasurementInfo {
   std::string grad_plan;
 };
 
-// Fails with a one-line error if `path` exists and `overwrite` is false.
-// Creates missing parent folders. Run on every rank (same answer on a shared
-// file system).
+// Fails with a one-line error if `path` or `path.partial` exists and
+// `overwrite` is false. Creates missing parent folders. Run on rank 0 only
+// (inside a collective phase, so every rank learns the outcome).
 void check_output_path(const std::string& path, bool overwrite);
 
 class OutputFile {

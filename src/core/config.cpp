@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <fstream>
+#include <iomanip>
 #include <set>
 #include <sstream>
 
@@ -160,6 +161,7 @@ void validate(const Config& c) {
 
 std::string to_ini(const Config& c) {
   std::ostringstream o;
+  o << std::setprecision(17);
   o << "data-dir = " << c.data_dir << "\n"
     << "dataset = " << c.dataset << "\n"
     << "num-classes = " << c.num_classes << "\n"
@@ -185,7 +187,8 @@ std::string to_ini(const Config& c) {
     << "grad-method = " << c.grad_method << "\n"
     << "save-params = " << (c.save_params ? "true" : "false") << "\n"
     << "output = " << c.output << "\n"
-    << "threads = " << c.threads << "\n";
+    << "threads = " << c.threads << "\n"
+    << "progress-seconds = " << c.progress_seconds << "\n";
   return o.str();
 }
 

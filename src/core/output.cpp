@@ -14,6 +14,9 @@ void check_output_path(const std::string& path, bool overwrite) {
   STIFF_CHECK(!fs::is_directory(path, ec), "--output: '" + path + "' is a folder, expected a file name");
   STIFF_CHECK(overwrite || !fs::exists(path, ec),
               "--output: '" + path + "' already exists; pass --overwrite to replace it");
+  STIFF_CHECK(overwrite || !fs::exists(path + ".partial", ec),
+              "--output: an unfinished earlier run left '" + path +
+                  ".partial' (its finished measurements are kept there); pass --overwrite to replace it");
   const auto parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::exists(parent, ec)) {
     fs::create_directories(parent, ec);
@@ -31,12 +34,12 @@ OutputFile::OutputFile(std::string final_path, MPI_Comm comm, Communicator& agre
 
 OutputFile::~OutputFile() {
   if (finished_ || !file_) return;
-  // Unfinished (an error elsewhere): close what we can; the .partial name
-  // says it is incomplete. Nothing finished is deleted.
-  try {
-    file_->close();
-  } catch (...) {
-  }
+  // Unfinished: an error is unwinding the stack, possibly on this rank only.
+  // Closing is collective and could wait forever for ranks that are still
+  // working, so the handle is deliberately leaked; main() then aborts all
+  // ranks. Every measurement was flushed when written, so the .partial file
+  // keeps them, and its name and complete = 0 say it is unfinished.
+  (void)file_.release();
 }
 
 void OutputFile::write_run(const RunInfo& i) {

@@ -50,6 +50,14 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+std::string broadcast_string(Communicator& comm, std::string s) {
+  int64_t n = static_cast<int64_t>(s.size());
+  comm.broadcast(&n, 1, DType::i64, 0);
+  s.resize(n);
+  comm.broadcast(s.data(), n, DType::u8, 0);
+  return s;
+}
+
 std::string join_args(const std::vector<std::string>& args) {
   std::string s = "stiffness";
   for (const auto& a : args) s += " " + a;
@@ -134,8 +142,8 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   const auto schedule = measurement_steps(c.measure_steps, c.measure_log, last);
   std::string sched;
   for (auto st : schedule) sched += (sched.empty() ? "" : ",") + std::to_string(st);
-  spdlog::info("training: {} steps, global batch {} ({} per rank), {} lr {}; measuring at steps {}",
-               last, c.batch_size, c.batch_size / P, c.optimizer, c.lr, sched);
+  spdlog::info("training: {} steps, global batch {} (shards of {} to {} per rank), {} lr {}; measuring at steps {}",
+               last, c.batch_size, c.batch_size / P, (c.batch_size + P - 1) / P, c.optimizer, c.lr, sched);
 
   // Phase 3: the output file (fails cleanly on an unwritable path).
   std::unique_ptr<OutputFile> out;
@@ -146,9 +154,10 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   info.version = STIFFNESS_VERSION;
   info.git_hash = STIFFNESS_GIT_HASH;
   info.torch_version = TORCH_VERSION;
-  info.blas = blas_in_use();
-  info.hostname = host_name();
-  info.created = utc_now();
+  // Collective attribute writes need the same value on every rank: rank 0's.
+  info.blas = broadcast_string(comm, blas_in_use());
+  info.hostname = broadcast_string(comm, host_name());
+  info.created = broadcast_string(comm, utc_now());
   info.model = model_desc;
   info.grad_plan = plan.summary();
   info.dataset = c.dataset;

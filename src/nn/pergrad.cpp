@@ -108,9 +108,11 @@ GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_
     lp.d = a.size(2);
     lp.p = op.kind == OpKind::linear ? out.size(1) : out.size(1);
     const double T = lp.T, d = lp.d, p = lp.p;
-    // Multiply-adds for the whole N x N Gram of this layer (docs/design.md).
+    // Multiply-adds for the whole N x N Gram of this layer (docs/design.md):
+    // factor: the T x T blocks of two Grams; materialize: forming the rows
+    // (N T d p) plus their Gram (N^2 d p).
     lp.factor_flops = (N * T) * (N * T) * (d + p);
-    lp.materialize_flops = 2 * N * T * d * p + N * N * d * p;
+    lp.materialize_flops = N * T * d * p + N * N * d * p;
     if (requested == "factor") {
       lp.method = GradMethod::factor;
       lp.why = "forced by --grad-method";
@@ -123,7 +125,7 @@ GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_
       std::ostringstream why;
       why.precision(3);
       why << "T=" << lp.T << " d=" << lp.d << " p=" << lp.p << ": factor " << lp.factor_flops
-          << " vs materialize " << lp.materialize_flops << " flops";
+          << " vs materialize " << lp.materialize_flops << " multiply-adds";
       lp.why = why.str();
     }
     plan.layers.push_back(lp);
@@ -175,28 +177,72 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
   return blk;
 }
 
-torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b) {
-  auto out = torch::zeros({a.n, b.n}, torch::kFloat64);
-  if (a.n == 0 || b.n == 0) return out;
-  if (plan.loop) return torch::mm(a.parts[0], b.parts[0].t()).to(torch::kFloat64);
+namespace {
+
+// out[rows of a chunk, cols of b from c0] += this chunk's contributions.
+void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int64_t i, int64_t ie,
+               int64_t c0, torch::Tensor o) {
+  if (plan.loop) {
+    o += torch::mm(a.parts[0].slice(0, i, ie), b.parts[0].slice(0, c0).t()).to(torch::kFloat64);
+    return;
+  }
   size_t at = 0;
   for (const auto& l : plan.layers) {
     if (l.method == GradMethod::materialize) {
-      out += torch::mm(a.parts[at], b.parts[at].t()).to(torch::kFloat64);
+      o += torch::mm(a.parts[at].slice(0, i, ie), b.parts[at].slice(0, c0).t()).to(torch::kFloat64);
       at += 1;
       continue;
     }
-    const auto &A = a.parts[at], &D = a.parts[at + 1], &B = b.parts[at], &E = b.parts[at + 1];
+    auto A = a.parts[at].slice(0, i, ie), D = a.parts[at + 1].slice(0, i, ie);
+    auto B = b.parts[at].slice(0, c0), E = b.parts[at + 1].slice(0, c0);
     at += 2;
     if (l.T == 1) {
       // Dense layer: (A A^T) o (Delta Delta^T), N^2 (d + p) instead of N^2 d p.
-      auto a2 = A.select(1, 0), d2 = D.select(1, 0), b2 = B.select(1, 0), e2 = E.select(1, 0);
-      out += (torch::mm(a2, b2.t()) * torch::mm(d2, e2.t())).to(torch::kFloat64);
+      auto g = torch::mm(A.select(1, 0), B.select(1, 0).t());
+      g.mul_(torch::mm(D.select(1, 0), E.select(1, 0).t()));
+      o += g.to(torch::kFloat64);
     } else {
-      out += ghost_gram(A, D, B, E);
+      o += ghost_gram(A, D, B, E);
     }
   }
-  return out;
+}
+
+}  // namespace
+
+torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b, bool symmetric) {
+  auto out = torch::zeros({a.n, b.n}, torch::kFloat64);
+  if (a.n == 0 || b.n == 0) return out;
+  STIFF_CHECK(!symmetric || a.n == b.n, "gram_tile: a symmetric tile must be square");
+  // Rows in chunks so that the temporaries (two Grams and their product in
+  // the model dtype) stay near 3 x 2^24 elements whatever N is: the rank's
+  // peak memory is then its tile plus its blocks, not several tiles.
+  int64_t rows = std::max<int64_t>(1, (int64_t{1} << 24) / b.n);
+  // A diagonal tile (a == b) is symmetric: compute only the blocks on and
+  // right of the diagonal (about half the work with 8+ row chunks), mirror after.
+  if (symmetric) rows = std::min(rows, std::max<int64_t>(64, (a.n + 7) / 8));
+  for (int64_t i = 0; i < a.n; i += rows) {
+    const int64_t ie = std::min(a.n, i + rows);
+    const int64_t c0 = symmetric ? i : 0;
+    add_chunk(plan, a, b, i, ie, c0, out.slice(0, i, ie).slice(1, c0));
+  }
+  if (symmetric) {
+    auto upper = out.triu();
+    out = upper + upper.triu(1).t();
+  }
+  return out.contiguous();
+}
+
+double gram_flops(const GradPlan& plan, int64_t na, int64_t nb, int64_t num_params) {
+  const double n2 = 2.0 * static_cast<double>(na) * static_cast<double>(nb);
+  if (plan.loop) return n2 * static_cast<double>(num_params);
+  double f = 0;
+  for (const auto& l : plan.layers) {
+    if (l.method == GradMethod::materialize)
+      f += n2 * static_cast<double>(l.d * l.p);
+    else
+      f += n2 * static_cast<double>(l.T * l.T) * static_cast<double>(l.d + l.p);
+  }
+  return f;
 }
 
 torch::Tensor pack(const GradBlock& b) {

@@ -64,7 +64,7 @@ RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& 
     }
     if (ring_computes(P, r, k)) {
       const double t0 = now();
-      auto tile = gram_tile(plan, local, held).contiguous();
+      auto tile = gram_tile(plan, local, held, /*symmetric=*/k == 0);
       res.compute_seconds += now() - t0;
       res.tiles.push_back({mine, block_range(n_total, P, ring_source(P, r, k)), tile, k > 0});
     }

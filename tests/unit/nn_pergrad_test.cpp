@@ -53,6 +53,9 @@ void expect_all_methods_match_loop(Net net, const Data& d) {
     auto blk = compute_block(net, plan, d.x, d.y);
     auto K = gram_tile(plan, blk, blk);
     EXPECT_LT(rel_diff(K, K_ref), 1e-10) << "method " << m << ": " << plan.summary();
+    auto Ks = gram_tile(plan, blk, blk, /*symmetric=*/true);
+    EXPECT_LT(rel_diff(Ks, K_ref), 1e-10) << "symmetric, method " << m;
+    EXPECT_TRUE(torch::equal(Ks, Ks.t()));
     // Off-diagonal tiles, as the ring computes them, with unequal sizes.
     auto a = compute_block(net, plan, d.x.slice(0, 0, 3), d.y.slice(0, 0, 3));
     auto b = compute_block(net, plan, d.x.slice(0, 3), d.y.slice(0, 3));

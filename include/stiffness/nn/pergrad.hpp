@@ -25,7 +25,7 @@ struct LayerPlan {
   std::string name;
   GradMethod method = GradMethod::factor;
   int64_t T = 1, d = 0, p = 0;  // positions, input width (+1 bias), output width
-  double factor_flops = 0, materialize_flops = 0;
+  double factor_flops = 0, materialize_flops = 0;  // multiply-adds for the N x N Gram
   std::string why;
 };
 
@@ -52,8 +52,14 @@ struct GradBlock {
 GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
                         const torch::Tensor& y);
 
-// K[a examples, b examples] in float64, summed over layers.
-torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b);
+// K[a examples, b examples] in float64, summed over layers. `symmetric`:
+// a and b are the same block (a diagonal tile); only half is computed.
+torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b,
+                        bool symmetric = false);
+
+// Floating-point operations gram_tile performs for an na x nb tile (the
+// GEMMs; 2 per multiply-add). For reporting achieved GFLOP/s.
+double gram_flops(const GradPlan& plan, int64_t na, int64_t nb, int64_t num_params);
 
 // Flattening for the ring: a block travels as one contiguous buffer, and the
 // receiver rebuilds it from the part shapes with the sender's n.

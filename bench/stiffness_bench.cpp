@@ -1,0 +1,145 @@
+// One benchmark case per process, so that peak RSS belongs to that case:
+//   mpiexec -n P stiffness_bench --model mlp|cnn --n N --method auto|factor|materialize|loop
+// Prints one JSON line: model, N, ranks, method, seconds, pairs/s, achieved
+// GFLOP/s (the Gram GEMMs), the SGEMM GFLOP/s measured in the same process,
+// peak RSS, and the largest relative difference from the per-example loop on
+// a sub-block of this run's own tiles. bench/run.sh runs every case.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "stiffness/config.hpp"
+#include "stiffness/mpi_comm.hpp"
+#include "stiffness/nn/model.hpp"
+#include "stiffness/nn/pergrad.hpp"
+#include "stiffness/nn/ring.hpp"
+#include "stiffness/provenance.hpp"
+#include "stiffness/tiling.hpp"
+
+using namespace stiffness;
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Single-precision GEMM rate of this rank with its threads (best of 3).
+double sgemm_gflops() {
+  const int64_t n = 1024;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  torch::mm(a, b);
+  double best = 1e9;
+  for (int i = 0; i < 3; ++i) {
+    const double t = now();
+    auto c = torch::mm(a, b);
+    best = std::min(best, now() - t);
+  }
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+std::string arg(int argc, char** argv, const std::string& name, const std::string& dflt) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (name == argv[i]) return argv[i + 1];
+  return dflt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MpiSession mpi(&argc, &argv);
+  MpiComm comm(MPI_COMM_WORLD);
+  const int P = comm.size(), r = comm.rank();
+  Config c;
+  c.model = arg(argc, argv, "--model", "mlp");
+  const int64_t N = std::stoll(arg(argc, argv, "--n", "1000"));
+  const std::string method = arg(argc, argv, "--method", "auto");
+  const double mem_budget_gb = std::stod(arg(argc, argv, "--mem-gb", "8"));
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = std::max(1, cores / std::max(1, node_local_size(comm.get())));
+  torch::set_num_threads(threads);
+  set_blas_threads(threads);
+
+  torch::manual_seed(0);
+  Net net = build_model(c, 1, 28, 28, 10);
+  const int64_t D = net->num_params();
+  const std::string arch = describe_model(net, c, 784);
+  const Range mine = block_range(N, P, r);
+  const int64_t n_max = block_range(N, P, 0).size();
+
+  // Methods that hold per-example rows need n x D floats twice per rank
+  // (own block and the travelling one); skip them when that exceeds the budget.
+  auto plan = plan_gradients(net, torch::zeros({1, 28, 28}), N, method);
+  double row_floats = 0;
+  if (plan.loop) row_floats = static_cast<double>(D);
+  for (const auto& l : plan.layers)
+    row_floats += l.method == GradMethod::materialize ? l.d * l.p : l.T * (l.d + l.p);
+  const double need_gb = (2.0 * n_max * row_floats * 4 + 8.0 * n_max * N) / 1e9;
+  const double gemm = sgemm_gflops();
+  double gemm_total = gemm;
+  comm.allreduce_sum(&gemm_total, 1, DType::f64);
+  if (need_gb > mem_budget_gb) {
+    if (r == 0)
+      std::printf("{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"method\":\"%s\","
+                  "\"skipped\":\"needs about %.1f GB per rank, budget %.1f GB\"}\n",
+                  c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, method.c_str(), need_gb,
+                  mem_budget_gb);
+    return 0;
+  }
+
+  auto x = torch::randn({mine.size(), 1, 28, 28});
+  auto y = torch::randint(10, {mine.size()}, torch::kInt64);
+  comm.barrier();
+  const double t0 = now();
+  auto blk = compute_block(net, plan, x, y);
+  double grad_seconds = now() - t0;
+  comm.allreduce_max(&grad_seconds, 1, DType::f64);
+  auto ring = ring_gram(comm, plan, blk, N);
+  comm.barrier();
+  double seconds = now() - t0;
+  comm.allreduce_max(&seconds, 1, DType::f64);
+
+  // Achieved rate of the Gram GEMMs over all ranks' tiles (a diagonal tile
+// computes only its upper half).
+  double flops = 0;
+  for (const auto& t : ring.tiles)
+    flops += gram_flops(plan, t.rows.size(), t.cols.size(), D) * (t.mirrored ? 1.0 : 0.5);
+  comm.allreduce_sum(&flops, 1, DType::f64);
+
+  // Exactness: a sub-block of this rank's diagonal tile against the loop.
+  double rel = 0;
+  const int64_t m = std::min<int64_t>(mine.size(), 64);
+  if (m > 0) {
+    auto G = per_example_gradients_loop(net, x.slice(0, 0, m), y.slice(0, 0, m));
+    auto ref = torch::mm(G, G.t()).to(torch::kFloat64);
+    auto got = ring.tiles.front().k.slice(0, 0, m).slice(1, 0, m);
+    rel = ((got - ref).abs().max() / ref.abs().max()).item<double>();
+  }
+  comm.allreduce_max(&rel, 1, DType::f64);
+  double rss = peak_rss_mb();
+  comm.allreduce_max(&rss, 1, DType::f64);
+  const double pairs = 0.5 * static_cast<double>(N) * static_cast<double>(N + 1);
+  if (r == 0)
+    std::printf(
+        "{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"threads_per_rank\":%d,"
+        "\"method\":\"%s\",\"seconds\":%.4f,\"grad_seconds\":%.4f,\"pairs_per_s\":%.4g,\"gflops\":%.2f,"
+        "\"sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,"
+        "\"plan\":\"%s\"}\n",
+        c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, threads, method.c_str(), seconds, grad_seconds,
+        pairs / seconds, flops / seconds / 1e9, gemm_total, rss, rel,
+        static_cast<long long>(ring.bytes_sent), plan.loop ? "loop" : [&] {
+          std::string s;
+          for (const auto& l : plan.layers) s += (s.empty() ? "" : ",") + l.name + ":" + method_name(l.method);
+          return s;
+        }().c_str());
+  return 0;
+}
