@@ -58,6 +58,12 @@ void check_output_path(const std::string& path, bool overwrite);
 class OutputFile {
  public:
   OutputFile(std::string final_path, MPI_Comm comm, Communicator& agree);
+  // Reopens `<final_path>.partial` after a preemption, keeping the first
+  // `measurements` measurement groups (later ones, if any, are removed).
+  struct Resume {
+    int64_t measurements;
+  };
+  OutputFile(std::string final_path, MPI_Comm comm, Communicator& agree, Resume r);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -71,6 +77,8 @@ class OutputFile {
                          const std::vector<NamedArray>& params);
   // Marks complete, closes on all ranks, agrees that all succeeded, renames.
   void finish();
+  // Closes the file on all ranks, leaving it as `.partial` (preemption).
+  void suspend();
   const std::string& partial_path() const { return partial_; }
   int64_t measurements() const { return count_; }
 

@@ -32,6 +32,37 @@ OutputFile::OutputFile(std::string final_path, MPI_Comm comm, Communicator& agre
   h5::write_attr(file_->id(), "complete", int64_t{0});
 }
 
+OutputFile::OutputFile(std::string final_path, MPI_Comm comm, Communicator& agree, Resume r)
+    : final_(std::move(final_path)), partial_(final_ + ".partial"), comm_(comm), agree_(agree) {
+  std::error_code ec;
+  STIFF_CHECK(fs::exists(partial_, ec), "resuming: the checkpoint's output '" + partial_ + "' is missing");
+  file_ = std::make_unique<h5::File>(h5::File::open_rw(partial_, comm_));
+  if (h5::exists(file_->id(), "measurements")) {
+    auto g = h5::open_group(file_->id(), "measurements");
+    for (const auto& name : h5::list(g.id())) {
+      const int64_t index = std::stoll(name);
+      if (index >= r.measurements) {
+        // Written after the checkpoint: it will be measured again.
+        STIFF_CHECK(H5Ldelete(g.id(), name.c_str(), H5P_DEFAULT) >= 0,
+                    "resuming: cannot remove '" + name + "' from '" + partial_ + "'");
+        continue;
+      }
+      auto m = h5::open_group(g.id(), name);
+      steps_.push_back(h5::read_attr_i64(m.id(), "step"));
+    }
+  }
+  count_ = static_cast<int64_t>(steps_.size());
+  STIFF_CHECK(count_ == r.measurements, "resuming: '" + partial_ + "' holds " + std::to_string(count_) +
+                                            " measurements, the checkpoint expects " +
+                                            std::to_string(r.measurements));
+}
+
+void OutputFile::suspend() {
+  file_->close();
+  agree_.barrier();
+  finished_ = true;
+}
+
 OutputFile::~OutputFile() {
   if (finished_ || !file_) return;
   // Unfinished: an error is unwinding the stack, possibly on this rank only.
@@ -74,7 +105,7 @@ void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
                                    const std::vector<h5::Block2D>& k_blocks,
                                    const std::array<ClassStiffness, kNumPairSets>& classes,
                                    const std::vector<NamedArray>& params) {
-  if (count_ == 0) h5::create_group(file_->id(), "measurements");
+  if (!h5::exists(file_->id(), "measurements")) h5::create_group(file_->id(), "measurements");
   char name[32];
   std::snprintf(name, sizeof name, "measurements/%06lld", static_cast<long long>(count_));
   auto g = h5::create_group(file_->id(), name);

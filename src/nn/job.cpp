@@ -7,11 +7,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
+#include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "stiffness/dataset.hpp"
 #include "stiffness/error.hpp"
 #include "stiffness/metrics.hpp"
+#include "stiffness/nn/checkpoint.hpp"
 #include "stiffness/nn/measure.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
@@ -58,6 +62,15 @@ std::string broadcast_string(Communicator& comm, std::string s) {
   return s;
 }
 
+// The options that shape results; a checkpoint only resumes under these.
+std::string result_options(const Config& c) {
+  std::istringstream in(to_ini(c));
+  std::string line, kept;
+  while (std::getline(in, line))
+    if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0) kept += line + "\n";
+  return kept;
+}
+
 std::string join_args(const std::vector<std::string>& args) {
   std::string s = "stiffness";
   for (const auto& a : args) s += " " + a;
@@ -96,7 +109,9 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     parsed = parse_train_args(argc, argv);
     if (parsed.help) return;
     validate(parsed.config);
-    if (rank == 0) check_output_path(parsed.config.output, parsed.config.overwrite);
+    const auto& pc = parsed.config;
+    // An existing checkpoint means "resume" unless --overwrite starts afresh.
+    if (rank == 0) check_output_path(pc.output, pc.overwrite || checkpoint_exists(pc.output));
   });
   if (parsed.help) {
     if (rank == 0) std::printf("%s", parsed.help_text.c_str());
@@ -145,10 +160,33 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   spdlog::info("training: {} steps, global batch {} (shards of {} to {} per rank), {} lr {}; measuring at steps {}",
                last, c.batch_size, c.batch_size / P, (c.batch_size + P - 1) / P, c.optimizer, c.lr, sched);
 
-  // Phase 3: the output file (fails cleanly on an unwritable path).
+  Trainer trainer(net, c, comm, s.train);
+  install_preemption_handlers();
+  const std::string options = result_options(c);
+  const bool resume = checkpoint_exists(c.output) && !c.overwrite;
+  if (!resume && c.overwrite && rank == 0 && checkpoint_exists(c.output))
+    spdlog::info("--overwrite: discarding the checkpoint in {}", checkpoint_dir(c.output));
+
+  // Phase 3: the output file (fails cleanly on an unwritable path), or the
+  // checkpoint and the .partial file of a preempted run.
   std::unique_ptr<OutputFile> out;
   collective_phase(comm, [&] {
-    out = std::make_unique<OutputFile>(c.output, world.get(), comm);
+    if (!resume) {
+      if (c.overwrite && rank == 0) std::filesystem::remove_all(checkpoint_dir(c.output));
+      out = std::make_unique<OutputFile>(c.output, world.get(), comm);
+      return;
+    }
+    const auto st = load_checkpoint(c.output, net, trainer);
+    STIFF_CHECK(st.options == options, "checkpoint '" + checkpoint_dir(c.output) +
+                                           "' was made with other options; rerun with the same options, "
+                                           "or pass --overwrite to start afresh");
+    if (st.ranks != P)
+      spdlog::warn("resuming a {}-rank run on {} ranks: results agree to rounding, not bit for bit",
+                   st.ranks, P);
+    out = std::make_unique<OutputFile>(c.output, world.get(), comm,
+                                       OutputFile::Resume{st.measurements});
+    spdlog::info("resuming from {} at step {} with {} finished measurements", checkpoint_dir(c.output),
+                 st.step, st.measurements);
   });
   RunInfo info;
   info.version = STIFFNESS_VERSION;
@@ -170,14 +208,25 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   info.num_classes = c.num_classes;
   info.n_examples = N;
   info.num_params = net->num_params();
-  out->write_run(info);
-  out->write_sample(sample_arrays(s.sample));
+  if (!resume) {
+    out->write_run(info);
+    out->write_sample(sample_arrays(s.sample));
+  }
 
-  Trainer trainer(net, c, comm, s.train);
   Progress progress("step", last, c.progress_seconds);
-  size_t next = 0;
+  const int64_t first = trainer.steps_done();
+  size_t next = std::lower_bound(schedule.begin(), schedule.end(), first) - schedule.begin();
   double loss = 0;
-  for (int64_t step = 0; step <= last; ++step) {
+  for (int64_t step = first; step <= last; ++step) {
+    // A safe point: every rank between two steps, the file flushed.
+    if (preemption_requested(comm)) {
+      save_checkpoint(comm, c.output, {step, out->measurements(), P, options}, net, trainer);
+      out->suspend();
+      spdlog::info("preempted at step {}: checkpoint in {}, finished measurements in {}; "
+                   "run again with the same options to resume (exit status {})",
+                   step, checkpoint_dir(c.output), out->partial_path(), kExitPreempted);
+      return kExitPreempted;
+    }
     if (next < schedule.size() && schedule[next] == step) {
       MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c};
       progress.pause(measure(ctx, step, trainer.epoch(), *out).seconds);
@@ -188,6 +237,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     progress.update(step + 1, fmt::format("epoch {:.2f} | batch loss {:.4f}", trainer.epoch(), loss));
   }
   out->finish();
+  remove_checkpoint(comm, c.output);
   spdlog::info("done in {:.1f} s: {} measurements of a {}x{} Gram matrix in {}", seconds_since(t_start),
                out->measurements(), N, N, c.output);
   return 0;

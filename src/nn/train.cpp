@@ -149,3 +149,21 @@ double Trainer::step() {
 }
 
 }  // namespace stiffness
+
+namespace stiffness {
+
+void Trainer::save(const std::string& path) {
+  torch::serialize::OutputArchive a;
+  opt_->save(a);
+  a.save_to(path);
+}
+
+void Trainer::load(const std::string& path, int64_t step) {
+  torch::serialize::InputArchive a;
+  a.load_from(path);
+  opt_->load(a);
+  step_ = step;
+  reshuffle(step_ / steps_per_epoch_);
+}
+
+}  // namespace stiffness

@@ -47,6 +47,10 @@ class Trainer {
   int64_t steps_done() const { return step_; }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
   double epoch() const { return static_cast<double>(step_) / steps_per_epoch_; }
+  // Optimiser state to/from a file (checkpoints); load also sets the step
+  // and the data order of that step's epoch.
+  void save(const std::string& path);
+  void load(const std::string& path, int64_t step);
 
  private:
   void reshuffle(int64_t epoch);
