@@ -41,6 +41,7 @@ struct Config {
   uint64_t sample_seed = 1;       // which examples form the sample
   std::string grad_method = "auto";  // auto | factor | materialize | loop (see docs/metrics.md)
   bool save_params = true;        // store parameters by name at every measurement
+  int64_t distance_bins = 40;     // bins over input distance [0, 2] (0 = no distance analysis)
 
   // ---- output and run ----
   std::string output = "results/stiffness.h5";  // ONE parallel HDF5 file for the run

@@ -28,27 +28,68 @@ struct ClassStiffness {
   double within_sign = 0, between_sign = 0;
 };
 
+// Stiffness against input distance d = 1 - cos(x_i, x_j) of standardised
+// inputs, in fixed bins over [0, 2] (fixed so runs can be recombined: keep
+// the pair counts), for within-class pairs and for all pairs of a pair set,
+// and the dynamical critical length xi (docs/metrics.md).
+struct DistanceCurves {
+  std::vector<double> edges;                          // bins + 1
+  std::vector<double> within_cosine, within_sign;     // per bin, NaN when empty
+  std::vector<double> all_cosine, all_sign;
+  std::vector<int64_t> within_pairs, all_pairs;
+  // Zero crossing of the least-squares line s = a + b d over within-class
+  // pairs (NaN unless b < 0), and the first crossing of the binned curve
+  // (linear interpolation between bin centres; NaN if it never crosses).
+  double xi_linear_cosine = 0, xi_linear_sign = 0;
+  double xi_binned_cosine = 0, xi_binned_sign = 0;
+  double slope_cosine = 0, intercept_cosine = 0, slope_sign = 0, intercept_sign = 0;
+};
+
+// xi from binned values (bin centres `x`, means `y`, counts `n`).
+double first_zero_crossing(const std::vector<double>& x, const std::vector<double>& y,
+                           const std::vector<int64_t>& n);
+
 class ClassStiffnessAccumulator {
  public:
   // labels[i], split[i] for every example i of the sample (global order).
-  ClassStiffnessAccumulator(std::vector<int64_t> labels, std::vector<Split> split, int64_t classes);
+  // `distance_bins` > 0 also accumulates stiffness against input distance.
+  ClassStiffnessAccumulator(std::vector<int64_t> labels, std::vector<Split> split, int64_t classes,
+                            int distance_bins = 0);
 
   // Adds the tile K[row0 : row0+rows, col0 : col0+cols] (row-major, doubles).
   // `diag` holds K_ii for ALL examples. When `mirrored` the transposed tile
   // (K[col block, row block]) is part of the full matrix too and counted.
+  // `dist` (same shape as the tile, or null) holds input distances.
   void add_tile(int64_t row0, int64_t col0, int64_t rows, int64_t cols, const double* k,
-                const std::vector<double>& diag, bool mirrored);
+                const std::vector<double>& diag, bool mirrored, const double* dist = nullptr);
 
   // Sums over ranks (collective) and returns the three pair sets.
   std::array<ClassStiffness, kNumPairSets> reduce(Communicator& comm) const;
+  // Same for the distance curves (empty when distance_bins == 0). Collective.
+  std::array<DistanceCurves, kNumPairSets> reduce_distance(Communicator& comm) const;
 
  private:
-  void add_pair(int64_t i, int64_t j, double cos, double sgn);
+  int pair_set(int64_t i, int64_t j) const;
+  void add_pair(int set, int64_t i, int64_t j, double cos, double sgn);
+  void add_distance(int set, bool within, double d, double cos, double sgn);
   std::vector<int64_t> labels_;
   std::vector<Split> split_;
   int64_t classes_;
+  int bins_;
   std::vector<double> sum_cos_, sum_sign_;  // [set][a][b]
   std::vector<int64_t> count_;
+  // [set][within?][bin] sums and counts, and [set][7] line-fit sums over
+  // within-class pairs: n, sum d, sum d^2, sum c, sum d c, sum s, sum d s.
+  std::vector<double> dsum_cos_, dsum_sign_, fit_;
+  std::vector<int64_t> dcount_;
+};
+
+// Everything a measurement reports besides K.
+struct StiffnessResults {
+  std::array<ClassStiffness, kNumPairSets> classes;
+  std::array<DistanceCurves, kNumPairSets> distance;  // edges empty when not computed
+  bool has_coarse = false;
+  std::array<ClassStiffness, kNumPairSets> coarse;    // super-class level (e.g. CIFAR-100's 20)
 };
 
 // Cosine of a Gram entry: K_ij / sqrt(K_ii K_jj), 0 when either norm is 0.

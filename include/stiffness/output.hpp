@@ -73,7 +73,7 @@ class OutputFile {
   // Collective. `k_blocks`: this rank's blocks of K (float64), any number.
   void write_measurement(const MeasurementInfo& m, int64_t n_total,
                          const std::vector<h5::Block2D>& k_blocks,
-                         const std::array<ClassStiffness, kNumPairSets>& classes,
+                         const StiffnessResults& results,
                          const std::vector<NamedArray>& params);
   // Marks complete, closes on all ranks, agrees that all succeeded, renames.
   void finish();

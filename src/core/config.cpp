@@ -60,6 +60,7 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("sample-seed", po::value(&c.sample_seed)->default_value(c.sample_seed), "seed choosing the measured sample")
     ("grad-method", po::value(&c.grad_method)->default_value(c.grad_method), "auto | factor | materialize | loop")
     ("save-params", po::value(&c.save_params)->default_value(c.save_params), "store the model parameters at every measurement (true/false)")
+    ("distance-bins", po::value(&c.distance_bins)->default_value(c.distance_bins), "bins of stiffness against input distance over [0, 2] (0 = off)")
     // output
     ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
     ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")
@@ -148,6 +149,7 @@ void validate(const Config& c) {
   need(c.train_limit >= 0 && c.val_limit >= 0, "--train-limit/--val-limit: must be >= 0");
   need(c.eval_examples >= 0, "--eval-examples: must be >= 0, got " + std::to_string(c.eval_examples));
   need(c.measure_log >= 0, "--measure-log: must be >= 0, got " + std::to_string(c.measure_log));
+  need(c.distance_bins >= 0 && c.distance_bins <= 100000, "--distance-bins: must be in [0, 100000], got " + std::to_string(c.distance_bins));
   need(c.threads >= 0, "--threads: must be >= 0, got " + std::to_string(c.threads));
   need(!c.output.empty(), "--output: must not be empty");
   for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
@@ -185,6 +187,7 @@ std::string to_ini(const Config& c) {
     << "val-per-class = " << c.val_per_class << "\n"
     << "sample-seed = " << c.sample_seed << "\n"
     << "grad-method = " << c.grad_method << "\n"
+    << "distance-bins = " << c.distance_bins << "\n"
     << "save-params = " << (c.save_params ? "true" : "false") << "\n"
     << "output = " << c.output << "\n"
     << "threads = " << c.threads << "\n"

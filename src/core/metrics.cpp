@@ -20,35 +20,52 @@ double cosine_of(double kij, double kii, double kjj) {
 double sign_of(double kij) { return kij > 0 ? 1.0 : (kij < 0 ? -1.0 : 0.0); }
 
 ClassStiffnessAccumulator::ClassStiffnessAccumulator(std::vector<int64_t> labels,
-                                                     std::vector<Split> split, int64_t classes)
-    : labels_(std::move(labels)), split_(std::move(split)), classes_(classes) {
+                                                     std::vector<Split> split, int64_t classes,
+                                                     int distance_bins)
+    : labels_(std::move(labels)), split_(std::move(split)), classes_(classes), bins_(distance_bins) {
   STIFF_CHECK(labels_.size() == split_.size(), "class stiffness: labels and splits differ in size");
   const size_t n = kNumPairSets * classes_ * classes_;
   sum_cos_.assign(n, 0.0);
   sum_sign_.assign(n, 0.0);
   count_.assign(n, 0);
+  const size_t nb = kNumPairSets * 2 * bins_;
+  dsum_cos_.assign(nb, 0.0);
+  dsum_sign_.assign(nb, 0.0);
+  dcount_.assign(nb, 0);
+  fit_.assign(kNumPairSets * 7, 0.0);
 }
 
-// An ordered pair (i, j) of the full matrix. (val, train) pairs are the
-// transposes of (train, val) pairs and are not counted twice.
-void ClassStiffnessAccumulator::add_pair(int64_t i, int64_t j, double cos, double sgn) {
-  if (i == j) return;  // the paper excludes self-pairs
-  int set;
-  if (split_[i] == Split::train)
-    set = split_[j] == Split::train ? kTrainTrain : kTrainVal;
-  else if (split_[j] == Split::val)
-    set = kValVal;
-  else
-    return;
+// The pair set of an ordered pair (i, j), or -1: (val, train) pairs are the
+// transposes of (train, val) pairs and are not counted twice; self-pairs are
+// excluded as in the paper.
+int ClassStiffnessAccumulator::pair_set(int64_t i, int64_t j) const {
+  if (i == j) return -1;
+  if (split_[i] == Split::train) return split_[j] == Split::train ? kTrainTrain : kTrainVal;
+  return split_[j] == Split::val ? kValVal : -1;
+}
+
+void ClassStiffnessAccumulator::add_pair(int set, int64_t i, int64_t j, double cos, double sgn) {
   const size_t at = (set * classes_ + labels_[i]) * classes_ + labels_[j];
   sum_cos_[at] += cos;
   sum_sign_[at] += sgn;
   count_[at] += 1;
 }
 
+void ClassStiffnessAccumulator::add_distance(int set, bool within, double d, double cos, double sgn) {
+  int bin = static_cast<int>(d / 2.0 * bins_);
+  bin = bin < 0 ? 0 : (bin >= bins_ ? bins_ - 1 : bin);
+  const size_t at = (set * 2 + (within ? 1 : 0)) * bins_ + bin;
+  dsum_cos_[at] += cos;
+  dsum_sign_[at] += sgn;
+  dcount_[at] += 1;
+  if (!within) return;
+  double* f = &fit_[set * 7];
+  f[0] += 1, f[1] += d, f[2] += d * d, f[3] += cos, f[4] += d * cos, f[5] += sgn, f[6] += d * sgn;
+}
+
 void ClassStiffnessAccumulator::add_tile(int64_t row0, int64_t col0, int64_t rows, int64_t cols,
                                          const double* k, const std::vector<double>& diag,
-                                         bool mirrored) {
+                                         bool mirrored, const double* dist) {
   for (int64_t a = 0; a < rows; ++a) {
     const int64_t i = row0 + a;
     for (int64_t b = 0; b < cols; ++b) {
@@ -56,10 +73,74 @@ void ClassStiffnessAccumulator::add_tile(int64_t row0, int64_t col0, int64_t row
       const double kij = k[a * cols + b];
       const double c = cosine_of(kij, diag[i], diag[j]);
       const double s = sign_of(kij);
-      add_pair(i, j, c, s);
-      if (mirrored) add_pair(j, i, c, s);
+      for (int m = 0; m < (mirrored ? 2 : 1); ++m) {
+        const int64_t p = m ? j : i, q = m ? i : j;
+        const int set = pair_set(p, q);
+        if (set < 0) continue;
+        add_pair(set, p, q, c, s);
+        if (bins_ > 0 && dist) {
+          if (labels_[p] == labels_[q]) add_distance(set, true, dist[a * cols + b], c, s);
+          add_distance(set, false, dist[a * cols + b], c, s);
+        }
+      }
     }
   }
+}
+
+double first_zero_crossing(const std::vector<double>& x, const std::vector<double>& y,
+                           const std::vector<int64_t>& n) {
+  int prev = -1;
+  for (size_t k = 0; k < y.size(); ++k) {
+    if (n[k] == 0) continue;
+    if (prev >= 0 && y[prev] > 0 && y[k] <= 0)
+      return x[prev] + (x[k] - x[prev]) * y[prev] / (y[prev] - y[k]);
+    prev = static_cast<int>(k);
+  }
+  return std::nan("");
+}
+
+std::array<DistanceCurves, kNumPairSets> ClassStiffnessAccumulator::reduce_distance(
+    Communicator& comm) const {
+  std::array<DistanceCurves, kNumPairSets> out;
+  if (bins_ == 0) return out;
+  auto cos = dsum_cos_;
+  auto sgn = dsum_sign_;
+  auto cnt = dcount_;
+  auto fit = fit_;
+  comm.allreduce_sum(cos.data(), cos.size(), DType::f64);
+  comm.allreduce_sum(sgn.data(), sgn.size(), DType::f64);
+  comm.allreduce_sum(cnt.data(), cnt.size(), DType::i64);
+  comm.allreduce_sum(fit.data(), fit.size(), DType::f64);
+  std::vector<double> centres(bins_);
+  for (int b = 0; b < bins_; ++b) centres[b] = (b + 0.5) * 2.0 / bins_;
+  for (int set = 0; set < kNumPairSets; ++set) {
+    DistanceCurves& r = out[set];
+    for (int b = 0; b <= bins_; ++b) r.edges.push_back(b * 2.0 / bins_);
+    for (int w = 0; w < 2; ++w) {
+      auto& mc = w ? r.within_cosine : r.all_cosine;
+      auto& ms = w ? r.within_sign : r.all_sign;
+      auto& np = w ? r.within_pairs : r.all_pairs;
+      for (int b = 0; b < bins_; ++b) {
+        const size_t at = (set * 2 + w) * bins_ + b;
+        np.push_back(cnt[at]);
+        mc.push_back(cnt[at] ? cos[at] / cnt[at] : std::nan(""));
+        ms.push_back(cnt[at] ? sgn[at] / cnt[at] : std::nan(""));
+      }
+    }
+    // Least squares s = a + b d from the sums: b = cov(d, s) / var(d).
+    const double* f = &fit[set * 7];
+    auto line = [&](double sy, double sdy, double& slope, double& icept) {
+      const double n = f[0], var = f[2] - f[1] * f[1] / std::max(n, 1.0);
+      slope = (n > 1 && var > 0) ? (sdy - f[1] * sy / n) / var : std::nan("");
+      icept = n > 0 ? (sy - slope * f[1]) / n : std::nan("");
+      return slope < 0 ? -icept / slope : std::nan("");
+    };
+    r.xi_linear_cosine = line(f[3], f[4], r.slope_cosine, r.intercept_cosine);
+    r.xi_linear_sign = line(f[5], f[6], r.slope_sign, r.intercept_sign);
+    r.xi_binned_cosine = first_zero_crossing(centres, r.within_cosine, r.within_pairs);
+    r.xi_binned_sign = first_zero_crossing(centres, r.within_sign, r.within_pairs);
+  }
+  return out;
 }
 
 std::array<ClassStiffness, kNumPairSets> ClassStiffnessAccumulator::reduce(Communicator& comm) const {

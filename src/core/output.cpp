@@ -101,9 +101,36 @@ void OutputFile::write_sample(const SampleArrays& s) {
   file_->flush();
 }
 
+namespace {
+
+void write_classes(const h5::File& f, hid_t loc, const char* name,
+                   const std::array<ClassStiffness, kNumPairSets>& classes,
+                   const std::array<DistanceCurves, kNumPairSets>* distance) {
+  auto cg = h5::create_group(loc, name);
+  for (int set = 0; set < kNumPairSets; ++set) {
+    const auto& c = classes[set];
+    auto sg = h5::create_group(cg.id(), pair_set_name(set));
+    const hsize_t cc = c.classes;
+    h5::write_dataset(f, sg.id(), "cosine", {cc, cc}, c.cosine.data(), DType::f64);
+    h5::write_dataset(f, sg.id(), "sign", {cc, cc}, c.sign.data(), DType::f64);
+    h5::write_dataset(f, sg.id(), "pairs", {cc, cc}, c.pairs.data(), DType::i64);
+    h5::write_attr(sg.id(), "within_cosine", c.within_cosine);
+    h5::write_attr(sg.id(), "between_cosine", c.between_cosine);
+    h5::write_attr(sg.id(), "within_sign", c.within_sign);
+    h5::write_attr(sg.id(), "between_sign", c.between_sign);
+    // The critical length beside the class means, for tables (cosine stiffness).
+    if (distance && !(*distance)[set].edges.empty()) {
+      h5::write_attr(sg.id(), "xi_linear", (*distance)[set].xi_linear_cosine);
+      h5::write_attr(sg.id(), "xi_binned", (*distance)[set].xi_binned_cosine);
+    }
+  }
+}
+
+}  // namespace
+
 void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
                                    const std::vector<h5::Block2D>& k_blocks,
-                                   const std::array<ClassStiffness, kNumPairSets>& classes,
+                                   const StiffnessResults& results,
                                    const std::vector<NamedArray>& params) {
   if (!h5::exists(file_->id(), "measurements")) h5::create_group(file_->id(), "measurements");
   char name[32];
@@ -121,18 +148,28 @@ void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
   auto K = h5::Matrix::create(*file_, g.id(), "K", n_total, n_total, DType::f64);
   K.write_blocks(k_blocks);
 
-  auto cg = h5::create_group(g.id(), "class_stiffness");
-  for (int set = 0; set < kNumPairSets; ++set) {
-    const auto& c = classes[set];
-    auto sg = h5::create_group(cg.id(), pair_set_name(set));
-    const hsize_t cc = c.classes;
-    h5::write_dataset(*file_, sg.id(), "cosine", {cc, cc}, c.cosine.data(), DType::f64);
-    h5::write_dataset(*file_, sg.id(), "sign", {cc, cc}, c.sign.data(), DType::f64);
-    h5::write_dataset(*file_, sg.id(), "pairs", {cc, cc}, c.pairs.data(), DType::i64);
-    h5::write_attr(sg.id(), "within_cosine", c.within_cosine);
-    h5::write_attr(sg.id(), "between_cosine", c.between_cosine);
-    h5::write_attr(sg.id(), "within_sign", c.within_sign);
-    h5::write_attr(sg.id(), "between_sign", c.between_sign);
+  write_classes(*file_, g.id(), "class_stiffness", results.classes, &results.distance);
+  if (results.has_coarse) write_classes(*file_, g.id(), "coarse_class_stiffness", results.coarse, nullptr);
+  if (!results.distance[0].edges.empty()) {
+    auto dg = h5::create_group(g.id(), "distance");
+    for (int set = 0; set < kNumPairSets; ++set) {
+      const auto& d = results.distance[set];
+      auto sg = h5::create_group(dg.id(), pair_set_name(set));
+      const hsize_t nb = d.within_pairs.size();
+      h5::write_dataset(*file_, sg.id(), "bin_edges", {nb + 1}, d.edges.data(), DType::f64);
+      h5::write_dataset(*file_, sg.id(), "within_cosine", {nb}, d.within_cosine.data(), DType::f64);
+      h5::write_dataset(*file_, sg.id(), "within_sign", {nb}, d.within_sign.data(), DType::f64);
+      h5::write_dataset(*file_, sg.id(), "within_pairs", {nb}, d.within_pairs.data(), DType::i64);
+      h5::write_dataset(*file_, sg.id(), "all_cosine", {nb}, d.all_cosine.data(), DType::f64);
+      h5::write_dataset(*file_, sg.id(), "all_sign", {nb}, d.all_sign.data(), DType::f64);
+      h5::write_dataset(*file_, sg.id(), "all_pairs", {nb}, d.all_pairs.data(), DType::i64);
+      for (const auto& [k, v] : std::vector<std::pair<const char*, double>>{
+               {"xi_linear_cosine", d.xi_linear_cosine}, {"xi_linear_sign", d.xi_linear_sign},
+               {"xi_binned_cosine", d.xi_binned_cosine}, {"xi_binned_sign", d.xi_binned_sign},
+               {"slope_cosine", d.slope_cosine}, {"intercept_cosine", d.intercept_cosine},
+               {"slope_sign", d.slope_sign}, {"intercept_sign", d.intercept_sign}})
+        h5::write_attr(sg.id(), k, v);
+    }
   }
   if (!params.empty()) {
     auto pg = h5::create_group(g.id(), "params");

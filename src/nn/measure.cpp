@@ -34,6 +34,11 @@ Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, 
   add(val, n_val, c.val_per_class, c.sample_seed + 7919, Split::val, "validation set");
   s.x = torch::cat(xs).to(dtype);
   s.y = torch::tensor(s.label, torch::kInt64);
+  // Standardise each input (zero mean, unit variance) and scale it to unit
+  // norm; the variance step cancels in the norm, leaving centre + normalise.
+  auto flat = s.x.to(torch::kFloat64).flatten(1);
+  flat = flat - flat.mean(1, true);
+  s.unit = flat / flat.norm(2, 1, true).clamp_min(1e-300);
   return s;
 }
 
@@ -46,6 +51,10 @@ SampleArrays sample_arrays(const Sample& s) {
   a.inputs.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   for (auto d : x.sizes()) a.input_shape.push_back(static_cast<hsize_t>(d));
   return a;
+}
+
+torch::Tensor input_distance(const Sample& s, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  return (1.0 - torch::mm(s.unit.slice(0, r0, r1), s.unit.slice(0, c0, c1).t())).contiguous();
 }
 
 MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, OutputFile& out) {
@@ -62,12 +71,22 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   blk = GradBlock{};  // free the factors before the write
 
   // 3. Class stiffness from the tiles, summed over ranks.
-  ClassStiffnessAccumulator acc(ctx.sample.label, ctx.sample.split, ctx.c.num_classes);
+  ClassStiffnessAccumulator acc(ctx.sample.label, ctx.sample.split, ctx.c.num_classes,
+                                static_cast<int>(ctx.c.distance_bins));
   std::vector<h5::Block2D> blocks;
   std::vector<torch::Tensor> keep;  // transposed copies must outlive the write
   for (const auto& t : ring.tiles) {
-    acc.add_tile(t.rows.begin, t.cols.begin, t.rows.size(), t.cols.size(), t.k.data_ptr<double>(),
-                 ring.diag, t.mirrored);
+    // Row chunks keep the distance block small whatever the tile size.
+    const int64_t cols = t.cols.size();
+    const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(cols, 1));
+    for (int64_t a = 0; a < t.rows.size(); a += chunk) {
+      const int64_t ae = std::min(t.rows.size(), a + chunk);
+      torch::Tensor dist;
+      if (ctx.c.distance_bins > 0)
+        dist = input_distance(ctx.sample, t.rows.begin + a, t.rows.begin + ae, t.cols.begin, t.cols.end);
+      acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, t.k.data_ptr<double>() + a * cols,
+                   ring.diag, t.mirrored, dist.defined() ? dist.data_ptr<double>() : nullptr);
+    }
     blocks.push_back({static_cast<hsize_t>(t.rows.begin), static_cast<hsize_t>(t.cols.begin),
                       static_cast<hsize_t>(t.rows.size()), static_cast<hsize_t>(t.cols.size()),
                       t.k.data_ptr<double>()});
@@ -79,7 +98,8 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
     }
   }
   MeasureSummary sum;
-  sum.classes = acc.reduce(comm);
+  sum.results.classes = acc.reduce(comm);
+  sum.results.distance = acc.reduce_distance(comm);
 
   // 4. Losses and accuracies at this point of training.
   const auto tr = evaluate(ctx.net, ctx.train, ctx.c.eval_examples, comm);
@@ -109,15 +129,16 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   info.val_accuracy = va.accuracy;
   info.grad_plan = ctx.plan.summary();
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out.write_measurement(info, N, blocks, sum.classes, params);
+  out.write_measurement(info, N, blocks, sum.results, params);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const auto& tt = sum.classes[kTrainTrain];
+  const auto& tt = sum.results.classes[kTrainTrain];
   spdlog::info(
       "measured step {} (epoch {:.2f}) in {:.2f} s [grad+ring {:.2f} s, wait {:.2f} s]: "
       "train loss {:.4f} acc {:.3f}, val loss {:.4f} acc {:.3f}; train-train cosine "
-      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}",
+      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f}",
       step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, tr.loss, tr.accuracy, va.loss,
-      va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign);
+      va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign,
+      sum.results.distance[kTrainTrain].xi_linear_cosine);
   return sum;
 }
 

@@ -21,6 +21,7 @@ namespace stiffness {
 // part sorted by class. Row i of K is example i of this order.
 struct Sample {
   torch::Tensor x, y;
+  torch::Tensor unit;  // N x D float64: inputs centred and scaled to unit norm (for distances)
   std::vector<int64_t> index, label;
   std::vector<Split> split;
   int64_t size() const { return static_cast<int64_t>(label.size()); }
@@ -44,8 +45,12 @@ struct MeasureContext {
 
 struct MeasureSummary {
   double seconds = 0;
-  std::array<ClassStiffness, kNumPairSets> classes;
+  StiffnessResults results;
 };
+
+// Input distances d = 1 - cos of standardised inputs for rows [r0, r1) and
+// columns [c0, c1) of the sample, float64 (docs/metrics.md).
+torch::Tensor input_distance(const Sample& s, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
 
 // Collective: computes everything for one measurement and writes it to `out`.
 MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, OutputFile& out);
