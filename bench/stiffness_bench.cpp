@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   double row_floats = 0;
   if (plan.loop) row_floats = static_cast<double>(D);
   for (const auto& l : plan.layers)
-    row_floats += l.method == GradMethod::materialize ? l.d * l.p : l.T * (l.d + l.p);
+    row_floats += l.method == GradMethod::materialize ? l.row_width : l.T * (l.d + l.p);
   const double need_gb = (2.0 * n_max * row_floats * 4 + 8.0 * n_max * N) / 1e9;
   const double gemm = sgemm_gflops();
   double gemm_total = gemm;

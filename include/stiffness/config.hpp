@@ -18,10 +18,17 @@ struct Config {
   int64_t val_limit = 0;                  // likewise for the validation (t10k) set
 
   // ---- model ----
-  std::string model = "mlp";                   // mlp | cnn
+  std::string model = "mlp";                   // mlp | cnn | resnet20 | transformer | torchscript
   std::vector<int64_t> widths{500, 300, 100};  // mlp hidden widths (ReLU between)
   std::vector<int64_t> channels{16, 32, 32};   // cnn: 3x3 conv channels, each + 2x2 max-pool
   std::string dtype = "float32";               // float32 | float64 (parameters and gradients)
+  std::string norm = "none";                   // resnet20: none (paper) | group | batch
+  int64_t norm_groups = 8;                     // GroupNorm groups (at most the channels)
+  int64_t vocab_size = 0;                      // transformer: number of token ids
+  int64_t embed_dim = 64;                      // transformer width
+  int64_t heads = 4;                           // transformer attention heads
+  int64_t layers = 2;                          // transformer blocks
+  std::string script;                          // torchscript: path of a module saved by torch.jit.save
 
   // ---- training (data-parallel, replicas identical) ----
   std::string optimizer = "adam";  // adam | sgd (SGD with momentum)

@@ -43,6 +43,13 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("widths", po::value(&lists.widths)->default_value(join(c.widths)), "mlp hidden widths, comma-separated")
     ("channels", po::value(&lists.channels)->default_value(join(c.channels)), "cnn conv channels (3x3 conv + 2x2 max-pool each)")
     ("dtype", po::value(&c.dtype)->default_value(c.dtype), "float32 | float64")
+    ("norm", po::value(&c.norm)->default_value(c.norm), "resnet20 normalisation: none (paper) | group | batch (measured with running statistics)")
+    ("norm-groups", po::value(&c.norm_groups)->default_value(c.norm_groups), "GroupNorm groups")
+    ("vocab-size", po::value(&c.vocab_size)->default_value(c.vocab_size), "transformer: number of token ids")
+    ("embed-dim", po::value(&c.embed_dim)->default_value(c.embed_dim), "transformer: model width")
+    ("heads", po::value(&c.heads)->default_value(c.heads), "transformer: attention heads")
+    ("layers", po::value(&c.layers)->default_value(c.layers), "transformer: encoder blocks")
+    ("script", po::value(&c.script)->default_value(c.script), "torchscript: module file saved with torch.jit.save (measured with the per-example loop)")
     // training
     ("optimizer", po::value(&c.optimizer)->default_value(c.optimizer), "adam | sgd (with momentum)")
     ("lr", po::value(&c.lr)->default_value(c.lr), "constant learning rate (> 0)")
@@ -133,7 +140,15 @@ ParsedArgs parse_train_args(int argc, const char* const* argv) {
 
 void validate(const Config& c) {
   auto need = [](bool ok, const std::string& msg) { STIFF_CHECK(ok, msg); };
-  need(c.model == "mlp" || c.model == "cnn", "--model: unknown model '" + c.model + "', expected mlp or cnn");
+  static const std::set<std::string> models{"mlp", "cnn", "resnet20", "transformer", "torchscript"};
+  need(models.count(c.model) == 1, "--model: unknown model '" + c.model +
+                                       "', expected mlp, cnn, resnet20, transformer or torchscript");
+  need(c.norm == "none" || c.norm == "group" || c.norm == "batch",
+       "--norm: expected none, group or batch, got '" + c.norm + "'");
+  need(c.norm_groups > 0, "--norm-groups: must be positive, got " + std::to_string(c.norm_groups));
+  need(c.embed_dim > 0 && c.heads > 0 && c.layers >= 0, "--embed-dim/--heads/--layers: must be positive");
+  need(c.vocab_size >= 0, "--vocab-size: must be >= 0, got " + std::to_string(c.vocab_size));
+  need(c.model != "torchscript" || !c.script.empty(), "--script: the torchscript model needs a module file");
   need(c.dtype == "float32" || c.dtype == "float64", "--dtype: expected float32 or float64, got '" + c.dtype + "'");
   need(c.optimizer == "adam" || c.optimizer == "sgd", "--optimizer: expected adam or sgd, got '" + c.optimizer + "'");
   static const std::set<std::string> methods{"auto", "factor", "materialize", "loop"};
@@ -155,7 +170,7 @@ void validate(const Config& c) {
   for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
   if (c.model == "mlp") {
     for (auto w : c.widths) need(w > 0, "--widths: widths must be positive, got " + std::to_string(w));
-  } else {
+  } else if (c.model == "cnn") {
     need(!c.channels.empty(), "--channels: need at least one conv layer");
     for (auto w : c.channels) need(w > 0, "--channels: channels must be positive, got " + std::to_string(w));
   }
@@ -173,6 +188,13 @@ std::string to_ini(const Config& c) {
     << "widths = " << join(c.widths) << "\n"
     << "channels = " << join(c.channels) << "\n"
     << "dtype = " << c.dtype << "\n"
+    << "norm = " << c.norm << "\n"
+    << "norm-groups = " << c.norm_groups << "\n"
+    << "vocab-size = " << c.vocab_size << "\n"
+    << "embed-dim = " << c.embed_dim << "\n"
+    << "heads = " << c.heads << "\n"
+    << "layers = " << c.layers << "\n"
+    << "script = " << c.script << "\n"
     << "optimizer = " << c.optimizer << "\n"
     << "lr = " << c.lr << "\n"
     << "momentum = " << c.momentum << "\n"

@@ -29,31 +29,74 @@ std::string GradPlan::summary() const {
 
 namespace {
 
-bool has_bias(const Op& op) {
-  return op.kind == OpKind::linear ? op.linear->options.bias() : op.conv->options.bias();
-}
+// Measurement semantics: BatchNorm uses its running statistics (eval mode),
+// so that no layer mixes examples. Restores the previous mode on exit.
+class EvalGuard {
+ public:
+  explicit EvalGuard(Net& net) : net_(net), was_training_(net->is_training()) { net_->eval(); }
+  ~EvalGuard() { net_->train(was_training_); }
+
+ private:
+  Net& net_;
+  bool was_training_;
+};
 
 // A: the layer input per example and position, with a column of ones when
 // the layer has a bias (the bias gradient is then the last column of
-// Delta^T A). Shape n x T x d.
-torch::Tensor input_factor(const Op& op, const torch::Tensor& in) {
+// Delta^T A). Shape n x T x d. Linear layers over sequences have T = length.
+torch::Tensor input_factor(const TapeEntry& e) {
+  const Op& op = *e.op;
+  const auto& in = e.input;
   torch::Tensor a;
-  if (op.kind == OpKind::linear) {
-    a = in.reshape({in.size(0), 1, -1});
+  bool bias;
+  if (e.kind == LayerKind::linear) {
+    a = in.reshape({in.size(0), -1, in.size(-1)});
+    const auto& l = e.name == op.name ? op.linear
+                    : e.name == op.name + ".q" ? op.q
+                    : e.name == op.name + ".k" ? op.k
+                    : e.name == op.name + ".v" ? op.v
+                                               : op.o;
+    bias = l->options.bias();
   } else {
     a = F::unfold(in, F::UnfoldFuncOptions({op.kernel, op.kernel})
                           .padding({op.pad, op.pad})
                           .stride({op.stride, op.stride}))
             .transpose(1, 2);  // n x T x (C k k), channel-major like weight.view(p, -1)
+    bias = op.conv->options.bias();
   }
-  if (has_bias(op)) a = torch::cat({a, torch::ones({a.size(0), a.size(1), 1}, a.options())}, 2);
+  if (bias) a = torch::cat({a, torch::ones({a.size(0), a.size(1), 1}, a.options())}, 2);
   return a.contiguous();
 }
 
 // Delta: d(loss of example i)/d(layer output), n x T x p.
-torch::Tensor output_factor(const Op& op, const torch::Tensor& delta) {
-  if (op.kind == OpKind::linear) return delta.reshape({delta.size(0), 1, -1}).contiguous();
-  return delta.flatten(2).transpose(1, 2).contiguous();
+torch::Tensor output_factor(const TapeEntry& e, const torch::Tensor& delta) {
+  if (e.kind == LayerKind::conv) return delta.flatten(2).transpose(1, 2).contiguous();
+  return delta.reshape({delta.size(0), -1, delta.size(-1)}).contiguous();
+}
+
+// Layers whose per-example gradients are always materialised: norm layers
+// (gamma: sum over positions of x-hat * delta, beta: sum of delta; 2C
+// numbers) and embeddings (delta scattered to the rows of the used tokens,
+// plus delta itself for the learned positions).
+torch::Tensor direct_rows(const TapeEntry& e, const torch::Tensor& delta) {
+  const int64_t n = delta.size(0);
+  if (e.kind == LayerKind::norm) {
+    torch::Tensor xd = e.input * delta, d = delta;
+    if (e.op->norm == NormKind::layer) {
+      xd = xd.reshape({n, -1, xd.size(-1)}).sum(1);
+      d = d.reshape({n, -1, d.size(-1)}).sum(1);
+    } else {
+      xd = xd.flatten(2).sum(2);
+      d = d.flatten(2).sum(2);
+    }
+    return torch::cat({xd, d}, 1).contiguous();
+  }
+  const auto& ids = e.input;  // n x T
+  const int64_t V = e.op->embed->options.num_embeddings(), T = ids.size(1), dim = delta.size(-1);
+  auto tok = torch::zeros({n * V, dim}, delta.options());
+  auto rows = (ids + torch::arange(n, ids.options()).unsqueeze(1) * V).reshape({-1});
+  tok.index_add_(0, rows, delta.reshape({n * T, dim}));
+  return torch::cat({tok.view({n, V * dim}), delta.reshape({n, T * dim})}, 1).contiguous();
 }
 
 // Chunked sum over position pairs: sum_{t,s} (a_it . b_js)(d_it . e_js),
@@ -86,27 +129,41 @@ torch::Tensor ghost_gram(const torch::Tensor& A, const torch::Tensor& D, const t
 GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total,
                         const std::string& requested) {
   GradPlan plan;
-  if (requested == "loop") {
+  STIFF_CHECK(requested == "auto" || requested == "factor" || requested == "materialize" ||
+                  requested == "loop",
+              "--grad-method: expected auto, factor, materialize or loop, got '" + requested + "'");
+  if (requested == "loop" || net->needs_loop()) {
     plan.loop = true;
     return plan;
   }
-  STIFF_CHECK(requested == "auto" || requested == "factor" || requested == "materialize",
-              "--grad-method: expected auto, factor, materialize or loop, got '" + requested + "'");
   // One forward pass on one example tells every layer's shapes.
+  EvalGuard eval(net);
   torch::NoGradGuard no_grad;
   Taped tape;
   net->forward(example_input.unsqueeze(0), &tape);
-  const auto idx = net->param_ops();
   const double N = static_cast<double>(n_total);
-  for (size_t l = 0; l < idx.size(); ++l) {
-    const Op& op = net->ops()[idx[l]];
-    auto a = input_factor(op, tape.inputs[l]);
-    const auto& out = tape.outputs[l];
+  for (const auto& e : tape.entries) {
     LayerPlan lp;
-    lp.name = op.name;
+    lp.name = e.name;
+    lp.kind = e.kind;
+    if (e.kind == LayerKind::norm || e.kind == LayerKind::embedding) {
+      auto rows = direct_rows(e, torch::zeros_like(e.output));
+      lp.method = GradMethod::materialize;
+      lp.row_width = rows.size(1);
+      lp.T = 1, lp.d = lp.row_width, lp.p = 1;
+      lp.materialize_flops = N * N * lp.row_width;
+      lp.factor_flops = lp.materialize_flops;
+      lp.why = e.kind == LayerKind::norm ? "norm layer: " + std::to_string(lp.row_width) +
+                                               " per-example numbers (gamma, beta), always materialised"
+                                         : "embedding: token rows and positions, always materialised";
+      plan.layers.push_back(lp);
+      continue;
+    }
+    auto a = input_factor(e);
     lp.T = a.size(1);
     lp.d = a.size(2);
-    lp.p = op.kind == OpKind::linear ? out.size(1) : out.size(1);
+    lp.p = e.output.size(e.kind == LayerKind::conv ? 1 : e.output.dim() - 1);
+    lp.row_width = lp.d * lp.p;
     const double T = lp.T, d = lp.d, p = lp.p;
     // Multiply-adds for the whole N x N Gram of this layer (docs/design.md):
     // factor: the T x T blocks of two Grams; materialize: forming the rows
@@ -143,29 +200,38 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
   }
   if (blk.n == 0) {
     // A rank with no examples still needs parts of the right shape.
+    auto opts = torch::TensorOptions().dtype(net->parameters()[0].scalar_type());
     for (const auto& l : plan.layers) {
-      auto opts = torch::TensorOptions().dtype(net->parameters()[0].scalar_type());
       if (l.method == GradMethod::factor) {
         blk.parts.push_back(torch::zeros({0, l.T, l.d}, opts));
         blk.parts.push_back(torch::zeros({0, l.T, l.p}, opts));
       } else {
-        blk.parts.push_back(torch::zeros({0, l.p * l.d}, opts));
+        blk.parts.push_back(torch::zeros({0, l.row_width}, opts));
       }
     }
     return blk;
   }
+  EvalGuard eval(net);
   // One batched forward and one backward of the SUM of per-example losses:
   // since no layer mixes examples, d(sum)/d(output_i) = d(loss_i)/d(output_i).
   Taped tape;
   auto logits = net->forward(x, &tape);
   auto loss = torch::nn::functional::cross_entropy(
       logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-  auto deltas = torch::autograd::grad({loss}, tape.outputs);
-  const auto idx = net->param_ops();
-  for (size_t l = 0; l < idx.size(); ++l) {
-    const Op& op = net->ops()[idx[l]];
-    auto a = input_factor(op, tape.inputs[l].detach());
-    auto d = output_factor(op, deltas[l].detach());
+  std::vector<torch::Tensor> outputs;
+  for (const auto& e : tape.entries) outputs.push_back(e.output);
+  auto deltas = torch::autograd::grad({loss}, outputs, {}, /*retain_graph=*/false,
+                                      /*create_graph=*/false, /*allow_unused=*/true);
+  STIFF_CHECK(tape.entries.size() == plan.layers.size(), "compute_block: the plan does not match the model");
+  for (size_t l = 0; l < tape.entries.size(); ++l) {
+    const auto& e = tape.entries[l];
+    auto delta = deltas[l].defined() ? deltas[l].detach() : torch::zeros_like(e.output);
+    if (e.kind == LayerKind::norm || e.kind == LayerKind::embedding) {
+      blk.parts.push_back(direct_rows(e, delta));
+      continue;
+    }
+    auto a = input_factor({e.kind, e.name, e.input.detach(), e.output, e.op});
+    auto d = output_factor(e, delta);
     if (plan.layers[l].method == GradMethod::factor) {
       blk.parts.push_back(a);
       blk.parts.push_back(d);
@@ -238,7 +304,7 @@ double gram_flops(const GradPlan& plan, int64_t na, int64_t nb, int64_t num_para
   double f = 0;
   for (const auto& l : plan.layers) {
     if (l.method == GradMethod::materialize)
-      f += n2 * static_cast<double>(l.d * l.p);
+      f += n2 * static_cast<double>(l.row_width);
     else
       f += n2 * static_cast<double>(l.T * l.T) * static_cast<double>(l.d + l.p);
   }
@@ -284,6 +350,7 @@ GradBlock unpack(const torch::Tensor& flat, int64_t n, const std::vector<std::ve
 }
 
 torch::Tensor per_example_gradients_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y) {
+  EvalGuard eval(net);
   auto params = net->parameters();
   int64_t D = 0;
   for (const auto& p : params) D += p.numel();
@@ -293,11 +360,15 @@ torch::Tensor per_example_gradients_loop(Net& net, const torch::Tensor& x, const
     auto loss = torch::nn::functional::cross_entropy(
         logits, y.slice(0, i, i + 1),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    auto grads = torch::autograd::grad({loss}, params);
+    auto grads = torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);
     int64_t off = 0;
-    for (const auto& g : grads) {
-      G[i].slice(0, off, off + g.numel()).copy_(g.reshape({-1}));
-      off += g.numel();
+    for (size_t k = 0; k < grads.size(); ++k) {
+      const int64_t len = params[k].numel();
+      if (grads[k].defined())
+        G[i].slice(0, off, off + len).copy_(grads[k].reshape({-1}));
+      else
+        G[i].slice(0, off, off + len).zero_();
+      off += len;
     }
   }
   return G;

@@ -62,6 +62,9 @@ double replica_divergence(Net& net, Communicator& comm) {
 
 EvalResult evaluate(Net& net, const TensorData& data, int64_t limit, Communicator& comm) {
   torch::NoGradGuard no_grad;
+  // Inference semantics (BatchNorm with running statistics).
+  const bool was_training = net->is_training();
+  net->eval();
   const int64_t n = limit > 0 ? std::min(limit, data.size()) : data.size();
   const Range mine = block_range(n, comm.size(), comm.rank());
   double sums[2] = {0, 0};  // loss sum, correct count
@@ -75,6 +78,7 @@ EvalResult evaluate(Net& net, const TensorData& data, int64_t limit, Communicato
     sums[1] += logits.argmax(1).eq(y).sum().item<double>();
   }
   comm.allreduce_sum(sums, 2, DType::f64);
+  net->train(was_training);
   return {sums[0] / std::max<int64_t>(n, 1), sums[1] / std::max<int64_t>(n, 1)};
 }
 
@@ -143,6 +147,16 @@ double Trainer::step() {
     unflatten_into(flat, grads);
   }
   opt_->step();
+  // BatchNorm running statistics differ per shard: average them so that
+  // replicas stay identical.
+  auto bufs = net_->buffers_to_sync();
+  if (!bufs.empty()) {
+    torch::NoGradGuard no_grad;
+    auto fb = flatten(bufs);
+    comm_.allreduce_sum(fb.data_ptr(), fb.numel(), comm_dtype(fb));
+    fb.div_(comm_.size());
+    unflatten_into(fb, bufs);
+  }
   comm_.allreduce_sum(&loss_sum, 1, DType::f64);
   ++step_;
   return loss_sum / B;

@@ -1,8 +1,13 @@
-// The paper's models as a flat sequence of operations, so that the
-// per-example gradient code can see every parametrised layer's input and
-// output (the factors a and delta of docs/metrics.md).
+// The models as a flat sequence of operations (with a stack for residual
+// connections), so that the per-example gradient code sees every
+// parametrised layer's input and output: the factors a and delta of
+// docs/metrics.md. Models: the paper's MLP and CNN, ResNet20 v1 (no norm,
+// GroupNorm, or BatchNorm measured with running statistics), a small
+// transformer encoder classifier, and any TorchScript module (measured with
+// the generic per-example loop).
 #pragma once
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <string>
@@ -12,24 +17,58 @@ namespace stiffness {
 
 struct Config;
 
-enum class OpKind { linear, conv, relu, maxpool2, flatten };
+enum class OpKind {
+  linear,      // y = W x + b over the last dim (any leading positions)
+  conv,        // 2-D convolution
+  norm,        // group / batch / layer norm with affine parameters
+  embedding,   // token ids -> vectors (plus learned positions)
+  attention,   // multi-head self-attention (four taped linear maps)
+  relu,
+  maxpool2,
+  avgpool,     // global average over H, W
+  mean_tokens, // mean over the sequence
+  flatten,
+  save,        // push the current activation (residual start)
+  add_saved,   // pop and add, with the ResNet "option A" shortcut
+  script       // a TorchScript module
+};
+
+enum class NormKind { group, batch, layer };
+
+// What a parametrised layer is, for the per-example gradient code.
+enum class LayerKind { linear, conv, norm, embedding };
 
 struct Op {
-  OpKind kind;
+  OpKind kind = OpKind::relu;
+  std::string name;  // parameter prefix, e.g. "fc1" or "stage2.block1.conv1"
   torch::nn::Linear linear{nullptr};
   torch::nn::Conv2d conv{nullptr};
-  std::string name;  // parameter prefix, e.g. "fc1" or "conv2"
   // Convolution geometry, kept here because the options' padding type
   // differs between LibTorch 1.13 and 2.x.
   int64_t kernel = 0, stride = 1, pad = 0;
+  // norm: kind, groups (group norm), and its parameters/buffers
+  NormKind norm = NormKind::group;
+  int64_t groups = 1;
+  torch::Tensor weight, bias, running_mean, running_var;
+  // embedding / attention
+  torch::nn::Embedding embed{nullptr};
+  torch::Tensor positions;  // (max_len, d)
+  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+  int64_t heads = 1;
+  std::shared_ptr<torch::jit::Module> script;
 };
 
-// What one forward pass records for each parametrised layer when asked:
-// its input and its output (the output is part of the graph, so autograd can
-// give d loss / d output per example).
+// One parametrised layer as seen in one forward pass.
+struct TapeEntry {
+  LayerKind kind;
+  std::string name;
+  torch::Tensor input;   // linear/conv: layer input; norm: normalised x-hat; embedding: token ids
+  torch::Tensor output;  // the layer output (in the graph: d loss / d output is delta)
+  const Op* op = nullptr;
+};
+
 struct Taped {
-  std::vector<torch::Tensor> inputs;
-  std::vector<torch::Tensor> outputs;
+  std::vector<TapeEntry> entries;
 };
 
 class NetImpl : public torch::nn::Module {
@@ -37,15 +76,27 @@ class NetImpl : public torch::nn::Module {
   NetImpl() = default;
   torch::Tensor forward(torch::Tensor x, Taped* tape = nullptr);
   const std::vector<Op>& ops() const { return ops_; }
-  // Indices into ops() of the layers with parameters, in forward order.
-  std::vector<size_t> param_ops() const;
   int64_t num_params();
+  // True when some parameters are not in taped layers (TorchScript): only
+  // the generic per-example loop can measure such a model.
+  bool needs_loop() const;
+  bool has_batch_norm() const;
+  // Averages BatchNorm running statistics over ranks (kept identical).
+  std::vector<torch::Tensor> buffers_to_sync();
+
   void add_linear(const std::string& name, int64_t in, int64_t out);
   void add_conv(const std::string& name, int64_t in, int64_t out, int64_t k, int64_t stride,
-                int64_t pad);
-  void add(OpKind k) { ops_.push_back({k, nullptr, nullptr, "", 0, 1, 0}); }
+                int64_t pad, bool bias = true);
+  void add_norm(const std::string& name, NormKind kind, int64_t channels, int64_t groups = 1);
+  void add_embedding(const std::string& name, int64_t vocab, int64_t dim, int64_t max_len);
+  void add_attention(const std::string& name, int64_t dim, int64_t heads);
+  void add_script(const std::string& path);
+  void add(OpKind k);
 
  private:
+  torch::Tensor taped_linear(const Op& op, torch::nn::Linear l, const std::string& name,
+                             const torch::Tensor& x, Taped* tape);
+  torch::Tensor norm_forward(const Op& op, const torch::Tensor& x, Taped* tape);
   std::vector<Op> ops_;
 };
 TORCH_MODULE(Net);

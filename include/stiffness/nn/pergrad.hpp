@@ -23,8 +23,10 @@ const char* method_name(GradMethod m);
 
 struct LayerPlan {
   std::string name;
+  LayerKind kind = LayerKind::linear;
   GradMethod method = GradMethod::factor;
   int64_t T = 1, d = 0, p = 0;  // positions, input width (+1 bias), output width
+  int64_t row_width = 0;        // numbers per example when materialised
   double factor_flops = 0, materialize_flops = 0;  // multiply-adds for the N x N Gram
   std::string why;
 };
