@@ -43,6 +43,7 @@ struct Config {
   // ---- measurement ----
   std::vector<int64_t> measure_steps;  // explicit steps to measure at (0 = initialisation)
   int64_t measure_log = 6;        // plus this many log-spaced steps in [1, last step]
+  bool measure_epochs = true;     // plus every epoch end
   int64_t per_class = 50;         // training examples per class in the sample
   int64_t val_per_class = 50;     // validation examples per class in the sample
   uint64_t sample_seed = 1;       // which examples form the sample

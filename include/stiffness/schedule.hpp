@@ -9,7 +9,8 @@ namespace stiffness {
 // Sorted, unique steps in [0, last_step]: always 0 (initialisation), every
 // explicit step that is <= last_step, and `n_log` steps spaced evenly in
 // log(step) over [1, last_step] (last_step itself included when n_log > 0).
+// With `steps_per_epoch` > 0, also every epoch end (multiples of it).
 std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_steps, int64_t n_log,
-                                       int64_t last_step);
+                                       int64_t last_step, int64_t steps_per_epoch = 0);
 
 }  // namespace stiffness

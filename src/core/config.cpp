@@ -62,6 +62,7 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     // measurement
     ("measure-steps", po::value(&lists.measure_steps)->default_value(join(c.measure_steps)), "steps to measure at, comma-separated (0 = initialisation, always included)")
     ("measure-log", po::value(&c.measure_log)->default_value(c.measure_log), "additional log-spaced measurement steps in [1, last step]")
+    ("measure-epochs", po::value(&c.measure_epochs)->default_value(c.measure_epochs), "also measure at every epoch end (true/false)")
     ("per-class", po::value(&c.per_class)->default_value(c.per_class), "training examples per class in the measured sample")
     ("val-per-class", po::value(&c.val_per_class)->default_value(c.val_per_class), "validation examples per class in the measured sample")
     ("sample-seed", po::value(&c.sample_seed)->default_value(c.sample_seed), "seed choosing the measured sample")
@@ -205,6 +206,7 @@ std::string to_ini(const Config& c) {
     << "eval-examples = " << c.eval_examples << "\n"
     << "measure-steps = " << join(c.measure_steps) << "\n"
     << "measure-log = " << c.measure_log << "\n"
+    << "measure-epochs = " << (c.measure_epochs ? "true" : "false") << "\n"
     << "per-class = " << c.per_class << "\n"
     << "val-per-class = " << c.val_per_class << "\n"
     << "sample-seed = " << c.sample_seed << "\n"

@@ -6,8 +6,10 @@
 namespace stiffness {
 
 std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_steps, int64_t n_log,
-                                       int64_t last_step) {
+                                       int64_t last_step, int64_t steps_per_epoch) {
   std::vector<int64_t> steps{0};
+  if (steps_per_epoch > 0)
+    for (int64_t s = steps_per_epoch; s <= last_step; s += steps_per_epoch) steps.push_back(s);
   for (auto s : explicit_steps)
     if (s >= 0 && s <= last_step) steps.push_back(s);
   if (n_log > 0 && last_step >= 1) {

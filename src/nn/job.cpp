@@ -154,7 +154,9 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   spdlog::info("per-example gradients: {}", plan.summary());
 
   const int64_t last = total_steps(c, s.train.size());
-  const auto schedule = measurement_steps(c.measure_steps, c.measure_log, last);
+  const int64_t per_epoch = std::max<int64_t>(1, s.train.size() / c.batch_size);
+  const auto schedule =
+      measurement_steps(c.measure_steps, c.measure_log, last, c.measure_epochs ? per_epoch : 0);
   std::string sched;
   for (auto st : schedule) sched += (sched.empty() ? "" : ",") + std::to_string(st);
   spdlog::info("training: {} steps, global batch {} (shards of {} to {} per rank), {} lr {}; measuring at steps {}",

@@ -86,6 +86,7 @@ TEST(Schedule, IncludesZeroExplicitAndLogSpacedSteps) {
   EXPECT_EQ(s, (std::vector<int64_t>{0, 1, 5, 10, 100, 1000}));
   EXPECT_EQ(measurement_steps({}, 0, 50), (std::vector<int64_t>{0}));
   EXPECT_EQ(measurement_steps({}, 3, 0), (std::vector<int64_t>{0}));
+  EXPECT_EQ(measurement_steps({}, 0, 35, 10), (std::vector<int64_t>{0, 10, 20, 30}));
   auto t = measurement_steps({}, 20, 7);  // more points than steps: unique, within range
   EXPECT_EQ(t, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
 }
