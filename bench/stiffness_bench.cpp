@@ -84,15 +84,20 @@ int main(int argc, char** argv) {
   for (const auto& l : plan.layers)
     row_floats += l.method == GradMethod::materialize ? l.row_width : l.T * (l.d + l.p);
   const double need_gb = (2.0 * n_max * row_floats * 4 + 8.0 * n_max * N) / 1e9;
+  // And skip methods whose Gram alone would take far too long (e.g. the
+  // factor form of a 28 x 28 convolution: (N T)^2 (d + p) multiply-adds).
+  const double need_tflop = gram_flops(plan, N, N, D) / 2 / 1e12;
+  const double max_tflop = std::stod(arg(argc, argv, "--max-tflop", "3"));
   const double gemm = sgemm_gflops();
   double gemm_total = gemm;
   comm.allreduce_sum(&gemm_total, 1, DType::f64);
-  if (need_gb > mem_budget_gb) {
+  if (need_gb > mem_budget_gb || need_tflop > max_tflop) {
     if (r == 0)
       std::printf("{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"method\":\"%s\","
-                  "\"skipped\":\"needs about %.1f GB per rank, budget %.1f GB\"}\n",
+                  "\"skipped\":\"needs about %.1f GB per rank (budget %.1f GB) and %.3g TFLOP for the "
+                  "Gram (budget %.3g)\"}\n",
                   c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, method.c_str(), need_gb,
-                  mem_budget_gb);
+                  mem_budget_gb, need_tflop, max_tflop);
     return 0;
   }
 

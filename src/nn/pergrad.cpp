@@ -50,7 +50,7 @@ torch::Tensor input_factor(const TapeEntry& e) {
   torch::Tensor a;
   bool bias;
   if (e.kind == LayerKind::linear) {
-    a = in.reshape({in.size(0), -1, in.size(-1)});
+    a = in.detach().reshape({in.size(0), -1, in.size(-1)});
     const auto& l = e.name == op.name ? op.linear
                     : e.name == op.name + ".q" ? op.q
                     : e.name == op.name + ".k" ? op.k
@@ -58,9 +58,9 @@ torch::Tensor input_factor(const TapeEntry& e) {
                                                : op.o;
     bias = l->options.bias();
   } else {
-    a = F::unfold(in, F::UnfoldFuncOptions({op.kernel, op.kernel})
-                          .padding({op.pad, op.pad})
-                          .stride({op.stride, op.stride}))
+    a = F::unfold(in.detach(), F::UnfoldFuncOptions({op.kernel, op.kernel})
+                                   .padding({op.pad, op.pad})
+                                   .stride({op.stride, op.stride}))
             .transpose(1, 2);  // n x T x (C k k), channel-major like weight.view(p, -1)
     bias = op.conv->options.bias();
   }
@@ -230,7 +230,7 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
       blk.parts.push_back(direct_rows(e, delta));
       continue;
     }
-    auto a = input_factor({e.kind, e.name, e.input.detach(), e.output, e.op});
+    auto a = input_factor(e);
     auto d = output_factor(e, delta);
     if (plan.layers[l].method == GradMethod::factor) {
       blk.parts.push_back(a);
