@@ -17,6 +17,13 @@ const char* method_name(GradMethod m) {
   return "?";
 }
 
+int64_t GradPlan::rows_width() const {
+  int64_t w = 0;
+  for (const auto& l : layers)
+    if (l.method == GradMethod::materialize) w += l.row_width;
+  return w;
+}
+
 std::string GradPlan::summary() const {
   if (loop) return "all layers: loop (one backward pass per example, the reference)";
   std::ostringstream o;
@@ -41,6 +48,21 @@ class EvalGuard {
   bool was_training_;
 };
 
+// im2col for the factor A of a convolution: n x T x (C k k [+ 1]), channel-
+// major like weight.view(p, -1), with the bias column of ones. Built from
+// strided views and ONE copy; LibTorch's unfold plus a transpose and a cat
+// was 10x slower here (0.8 s against 0.05 s for the CNN's third layer, N = 1000).
+torch::Tensor conv_patches(const torch::Tensor& x, int64_t k, int64_t stride, int64_t pad, bool bias) {
+  const int64_t n = x.size(0), C = x.size(1);
+  auto xp = pad > 0 ? F::pad(x, F::PadFuncOptions({pad, pad, pad, pad})) : x;
+  auto patches = xp.unfold(2, k, stride).unfold(3, k, stride);  // n, C, Ho, Wo, k, k (a view)
+  const int64_t ho = patches.size(2), wo = patches.size(3), ckk = C * k * k;
+  auto a = torch::empty({n, ho, wo, ckk + (bias ? 1 : 0)}, x.options());
+  a.narrow(3, 0, ckk).view({n, ho, wo, C, k, k}).copy_(patches.permute({0, 2, 3, 1, 4, 5}));
+  if (bias) a.select(3, ckk).fill_(1);
+  return a.view({n, ho * wo, -1});
+}
+
 // A: the layer input per example and position, with a column of ones when
 // the layer has a bias (the bias gradient is then the last column of
 // Delta^T A). Shape n x T x d. Linear layers over sequences have T = length.
@@ -58,11 +80,7 @@ torch::Tensor input_factor(const TapeEntry& e) {
                                                : op.o;
     bias = l->options.bias();
   } else {
-    a = F::unfold(in.detach(), F::UnfoldFuncOptions({op.kernel, op.kernel})
-                                   .padding({op.pad, op.pad})
-                                   .stride({op.stride, op.stride}))
-            .transpose(1, 2);  // n x T x (C k k), channel-major like weight.view(p, -1)
-    bias = op.conv->options.bias();
+    return conv_patches(in.detach(), op.kernel, op.stride, op.pad, op.conv->options.bias());
   }
   if (bias) a = torch::cat({a, torch::ones({a.size(0), a.size(1), 1}, a.options())}, 2);
   return a.contiguous();
@@ -205,10 +223,9 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
       if (l.method == GradMethod::factor) {
         blk.parts.push_back(torch::zeros({0, l.T, l.d}, opts));
         blk.parts.push_back(torch::zeros({0, l.T, l.p}, opts));
-      } else {
-        blk.parts.push_back(torch::zeros({0, l.row_width}, opts));
       }
     }
+    if (plan.rows_width() > 0) blk.parts.push_back(torch::zeros({0, plan.rows_width()}, opts));
     return blk;
   }
   EvalGuard eval(net);
@@ -223,11 +240,12 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
   auto deltas = torch::autograd::grad({loss}, outputs, {}, /*retain_graph=*/false,
                                       /*create_graph=*/false, /*allow_unused=*/true);
   STIFF_CHECK(tape.entries.size() == plan.layers.size(), "compute_block: the plan does not match the model");
+  std::vector<torch::Tensor> rows;
   for (size_t l = 0; l < tape.entries.size(); ++l) {
     const auto& e = tape.entries[l];
     auto delta = deltas[l].defined() ? deltas[l].detach() : torch::zeros_like(e.output);
     if (e.kind == LayerKind::norm || e.kind == LayerKind::embedding) {
-      blk.parts.push_back(direct_rows(e, delta));
+      rows.push_back(direct_rows(e, delta));
       continue;
     }
     auto a = input_factor(e);
@@ -237,9 +255,11 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
       blk.parts.push_back(d);
     } else {
       // g_i = sum_t delta_it a_it^T, flattened p x d.
-      blk.parts.push_back(torch::bmm(d.transpose(1, 2), a).reshape({blk.n, -1}));
+      rows.push_back(torch::bmm(d.transpose(1, 2), a).reshape({blk.n, -1}));
     }
   }
+  // All materialised layers side by side: one GEMM for their Gram, one part on the ring.
+  if (!rows.empty()) blk.parts.push_back(rows.size() == 1 ? rows[0] : torch::cat(rows, 1));
   return blk;
 }
 
@@ -254,11 +274,7 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
   }
   size_t at = 0;
   for (const auto& l : plan.layers) {
-    if (l.method == GradMethod::materialize) {
-      o += torch::mm(a.parts[at].slice(0, i, ie), b.parts[at].slice(0, c0).t()).to(torch::kFloat64);
-      at += 1;
-      continue;
-    }
+    if (l.method == GradMethod::materialize) continue;  // in the last part, below
     auto A = a.parts[at].slice(0, i, ie), D = a.parts[at + 1].slice(0, i, ie);
     auto B = b.parts[at].slice(0, c0), E = b.parts[at + 1].slice(0, c0);
     at += 2;
@@ -271,6 +287,8 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
       o += ghost_gram(A, D, B, E);
     }
   }
+  if (plan.rows_width() > 0)
+    o += torch::mm(a.parts[at].slice(0, i, ie), b.parts[at].slice(0, c0).t()).to(torch::kFloat64);
 }
 
 }  // namespace
@@ -285,7 +303,8 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   int64_t rows = std::max<int64_t>(1, (int64_t{1} << 24) / b.n);
   // A diagonal tile (a == b) is symmetric: compute only the blocks on and
   // right of the diagonal (about half the work with 8+ row chunks), mirror after.
-  if (symmetric) rows = std::min(rows, std::max<int64_t>(64, (a.n + 7) / 8));
+  // Four or more chunks: 5/8 of the work or less, with GEMMs still large.
+  if (symmetric) rows = std::min(rows, std::max<int64_t>(256, (a.n + 3) / 4));
   for (int64_t i = 0; i < a.n; i += rows) {
     const int64_t ie = std::min(a.n, i + rows);
     const int64_t c0 = symmetric ? i : 0;

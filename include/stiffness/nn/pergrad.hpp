@@ -37,6 +37,7 @@ struct GradPlan {
   bool loop = false;
   std::vector<LayerPlan> layers;
   std::string summary() const;  // one line per layer, for logs and the output file
+  int64_t rows_width() const;   // numbers per example of all materialised layers together
 };
 
 // `requested`: auto | factor | materialize | loop. `n_total` is N, the number
@@ -44,8 +45,9 @@ struct GradPlan {
 GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total,
                         const std::string& requested);
 
-// One rank's examples in gradient form: per layer either the factors
-// {A, Delta} or the rows {G}; with loop one part {G} for the whole model.
+// One rank's examples in gradient form: {A, Delta} for each factor layer in
+// order, then ONE part with the rows of all materialised layers side by side
+// (if any); with loop one part {G} for the whole model.
 struct GradBlock {
   int64_t n = 0;
   std::vector<torch::Tensor> parts;
