@@ -1,11 +1,13 @@
 // Thin entry point: `stiffness <command> [options]`.
 //   train      the main job (src/nn/job.cpp)
+//   aggregate  many runs' files -> one CSV and figures (src/core/aggregate.cpp)
 // Errors reported on every rank end the run with exit code 1; an unexpected
 // error after setup aborts all ranks so that none is left hanging.
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "stiffness/aggregate.hpp"
 #include "stiffness/error.hpp"
 #include "stiffness/mpi_comm.hpp"
 #include "stiffness/nn/job.hpp"
@@ -15,7 +17,8 @@ namespace {
 const char* kUsage =
     "usage: stiffness <command> [options]\n"
     "commands:\n"
-    "  train --config FILE [options]   train data-parallel and measure stiffness (--help lists options)\n";
+    "  train --config FILE [options]   train data-parallel and measure stiffness (--help lists options)\n"
+    "  aggregate [options] RUNS...     collect run files into one CSV and figures (--help lists options)\n";
 
 }  // namespace
 
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   try {
     stiffness::MpiComm world(MPI_COMM_WORLD);
     if (cmd == "train") return stiffness::run_train(world, argc - 1, argv + 1);
+    if (cmd == "aggregate") return stiffness::run_aggregate(world, argc - 1, argv + 1);
     if (rank == 0) std::fprintf(stderr, "stiffness: error: unknown command '%s'\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const stiffness::ReportedError& e) {
