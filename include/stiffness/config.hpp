@@ -11,9 +11,14 @@ namespace stiffness {
 
 struct Config {
   // ---- data ----
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";  // MNIST-format IDX files (.gz or raw)
+  std::string data_format = "idx";  // idx | cifar10 | cifar100 | hdf5 | synthetic (docs/datasets.md)
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";  // folder (idx, cifar*) or file (hdf5)
   std::string dataset = "fashion-mnist";  // name recorded in the output
-  int64_t num_classes = 10;               // labels must lie in [0, num_classes)
+  int64_t num_classes = 10;               // labels must lie in [0, num_classes); 0 = from the data
+  int64_t num_coarse = 0;                 // synthetic: super-classes (0 = none)
+  int64_t synthetic_train_per_class = 200;  // synthetic: training examples per class
+  int64_t synthetic_val_per_class = 50;     // synthetic: validation examples per class
+  int64_t synthetic_size = 8;               // synthetic: inputs are 1 x size x size
   int64_t train_limit = 0;                // use only the first n training examples (0 = all)
   int64_t val_limit = 0;                  // likewise for the validation (t10k) set
 

@@ -30,6 +30,8 @@ struct RunInfo {
 struct SampleArrays {
   std::vector<int64_t> index, label;  // dataset index (within its split) and class label
   std::vector<uint8_t> split;         // 0 = train, 1 = validation
+  std::vector<int64_t> coarse;        // coarse (super-class) labels, empty when none
+  std::vector<int64_t> class_order;   // fine class id of each row/column of the class matrices
   std::vector<float> inputs;          // exactly as fed to the model, row-major
   std::vector<hsize_t> input_shape;   // N, C, H, W
 };

@@ -33,9 +33,14 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("help,h", "print this help and exit")
     ("config", po::value(&config_file), "config file (INI: key = value); command-line options override it")
     // data
-    ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "folder with MNIST-format IDX files (train-*, t10k-*; .gz or raw)")
+    ("data-format", po::value(&c.data_format)->default_value(c.data_format), "idx | cifar10 | cifar100 | hdf5 | synthetic")
+    ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "data folder (idx: train-*, t10k-* IDX files, .gz or raw; cifar10/cifar100: the binary version) or HDF5 file")
+    ("num-coarse", po::value(&c.num_coarse)->default_value(c.num_coarse), "synthetic data: number of super-classes (0 = none)")
+    ("synthetic-train-per-class", po::value(&c.synthetic_train_per_class)->default_value(c.synthetic_train_per_class), "synthetic data: training examples per class")
+    ("synthetic-val-per-class", po::value(&c.synthetic_val_per_class)->default_value(c.synthetic_val_per_class), "synthetic data: validation examples per class")
+    ("synthetic-size", po::value(&c.synthetic_size)->default_value(c.synthetic_size), "synthetic data: image side")
     ("dataset", po::value(&c.dataset)->default_value(c.dataset), "dataset name recorded in the output")
-    ("num-classes", po::value(&c.num_classes)->default_value(c.num_classes), "number of classes; labels must be in [0, n)")
+    ("num-classes", po::value(&c.num_classes)->default_value(c.num_classes), "number of classes; labels must be in [0, n) (0 = from the data)")
     ("train-limit", po::value(&c.train_limit)->default_value(c.train_limit), "use only the first n training examples (0 = all)")
     ("val-limit", po::value(&c.val_limit)->default_value(c.val_limit), "use only the first n validation examples (0 = all)")
     // model
@@ -159,7 +164,10 @@ void validate(const Config& c) {
   need(c.batch_size > 0, "--batch-size: must be positive, got " + std::to_string(c.batch_size));
   need(c.steps >= 0, "--steps: must be >= 0, got " + std::to_string(c.steps));
   need(c.epochs >= 0, "--epochs: must be >= 0, got " + std::to_string(c.epochs));
-  need(c.num_classes >= 2, "--num-classes: need at least 2 classes, got " + std::to_string(c.num_classes));
+  need(c.num_classes == 0 || c.num_classes >= 2,
+       "--num-classes: need at least 2 classes (or 0 = from the data), got " + std::to_string(c.num_classes));
+  need(c.num_coarse >= 0 && c.synthetic_train_per_class > 0 && c.synthetic_val_per_class > 0 && c.synthetic_size > 0,
+       "--num-coarse/--synthetic-*: sizes must be positive");
   need(c.per_class > 0, "--per-class: examples per class must be positive, got " + std::to_string(c.per_class));
   need(c.val_per_class > 0, "--val-per-class: examples per class must be positive, got " + std::to_string(c.val_per_class));
   need(c.train_limit >= 0 && c.val_limit >= 0, "--train-limit/--val-limit: must be >= 0");
@@ -180,7 +188,12 @@ void validate(const Config& c) {
 std::string to_ini(const Config& c) {
   std::ostringstream o;
   o << std::setprecision(17);
-  o << "data-dir = " << c.data_dir << "\n"
+  o << "data-format = " << c.data_format << "\n"
+    << "data-dir = " << c.data_dir << "\n"
+    << "num-coarse = " << c.num_coarse << "\n"
+    << "synthetic-train-per-class = " << c.synthetic_train_per_class << "\n"
+    << "synthetic-val-per-class = " << c.synthetic_val_per_class << "\n"
+    << "synthetic-size = " << c.synthetic_size << "\n"
     << "dataset = " << c.dataset << "\n"
     << "num-classes = " << c.num_classes << "\n"
     << "train-limit = " << c.train_limit << "\n"

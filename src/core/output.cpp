@@ -96,6 +96,9 @@ void OutputFile::write_sample(const SampleArrays& s) {
   h5::write_dataset(*file_, g.id(), "index", {n}, s.index.data(), DType::i64);
   h5::write_dataset(*file_, g.id(), "label", {n}, s.label.data(), DType::i64);
   h5::write_dataset(*file_, g.id(), "split", {n}, s.split.data(), DType::u8);
+  const hsize_t nc = s.class_order.size();
+  h5::write_dataset(*file_, g.id(), "class_order", {nc}, s.class_order.data(), DType::i64);
+  if (!s.coarse.empty()) h5::write_dataset(*file_, g.id(), "coarse_label", {n}, s.coarse.data(), DType::i64);
   h5::write_dataset(*file_, g.id(), "inputs", s.input_shape, s.inputs.data(), DType::f32);
   h5::write_attr(g.id(), "split_codes", std::string("0 = train, 1 = validation"));
   file_->flush();

@@ -130,8 +130,19 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
 
   // Phase 2: data and the measured sample.
   collective_phase(comm, [&] {
-    s.train_set = load_mnist(c.data_dir, "train", c.num_classes);
-    s.val_set = load_mnist(c.data_dir, "t10k", c.num_classes);
+    DataSpec spec;
+    spec.format = c.data_format;
+    spec.path = c.data_dir;
+    spec.num_classes = c.num_classes;
+    spec.num_coarse = c.num_coarse;
+    spec.seed = c.seed;
+    spec.synthetic_train_per_class = c.synthetic_train_per_class;
+    spec.synthetic_val_per_class = c.synthetic_val_per_class;
+    spec.synthetic_size = c.synthetic_size;
+    auto sets = load_dataset(spec);
+    s.train_set = std::move(sets.train);
+    s.val_set = std::move(sets.val);
+    s.c.num_classes = s.train_set.num_classes;  // resolves 0 = from the data
     s.train = to_tensors(s.train_set, dtype_of(c), c.train_limit);
     s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit);
     s.sample = make_sample(c, s.train_set, s.val_set, s.train.size(), s.val.size(), dtype_of(c));
@@ -140,9 +151,11 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
                     std::to_string(s.train.size()) + " examples)");
   });
   const int64_t N = s.sample.size();
-  spdlog::info("data: {} ({} train, {} validation examples, {}x{}x{}); sample N = {} ({} + {} per class)",
-               c.data_dir, s.train.size(), s.val.size(), s.train_set.channels, s.train_set.height,
-               s.train_set.width, N, c.per_class, c.val_per_class);
+  spdlog::info("data: {} {} ({} train, {} validation examples, {}x{}x{}, {} classes{}); sample N = {} ({} + {} per class)",
+               c.data_format, c.data_dir, s.train.size(), s.val.size(), s.train_set.channels,
+               s.train_set.height, s.train_set.width, c.num_classes,
+               s.train_set.num_coarse ? fmt::format(" in {} super-classes", s.train_set.num_coarse) : "",
+               N, c.per_class, c.val_per_class);
 
   // Replicas start identical: same seed everywhere, then rank 0's values.
   torch::manual_seed(c.seed);

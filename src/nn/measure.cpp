@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "stiffness/error.hpp"
 #include "stiffness/nn/ring.hpp"
@@ -13,11 +15,26 @@ namespace stiffness {
 Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, int64_t n_train,
                    int64_t n_val, torch::Dtype dtype) {
   Sample s;
+  const bool coarse = !train.coarse_labels.empty() && !val.coarse_labels.empty();
+  // The super-class of each class (from the training labels), and the order
+  // of the classes in the stored matrices: grouped by super-class.
+  std::vector<int64_t> coarse_of(c.num_classes, 0);
+  if (coarse)
+    for (int64_t i = train.n - 1; i >= 0; --i) coarse_of[train.labels[i]] = train.coarse_labels[i];
+  s.num_coarse = coarse ? train.num_coarse : 0;
+  for (int64_t k = 0; k < c.num_classes; ++k) s.class_order.push_back(k);
+  std::stable_sort(s.class_order.begin(), s.class_order.end(),
+                   [&](int64_t a, int64_t b) { return coarse_of[a] < coarse_of[b]; });
+  std::vector<int64_t> row_of(c.num_classes);
+  for (int64_t r = 0; r < c.num_classes; ++r) row_of[s.class_order[r]] = r;
+
   std::vector<torch::Tensor> xs;
   auto add = [&](const ImageSet& set, int64_t n_used, int64_t per_class, uint64_t seed, Split split,
                  const std::string& what) {
     std::vector<int64_t> labels(set.labels.begin(), set.labels.begin() + n_used);
-    const auto idx = sample_per_class(labels, c.num_classes, per_class, seed, what);
+    auto idx = sample_per_class(labels, c.num_classes, per_class, seed, what);
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](int64_t a, int64_t b) { return row_of[set.labels[a]] < row_of[set.labels[b]]; });
     const int64_t d = set.example_size();
     auto x = torch::empty({static_cast<int64_t>(idx.size()), set.channels, set.height, set.width},
                           torch::kFloat32);
@@ -25,6 +42,8 @@ Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, 
       std::memcpy(x[k].data_ptr<float>(), set.pixels.data() + idx[k] * d, d * sizeof(float));
       s.index.push_back(idx[k]);
       s.label.push_back(set.labels[idx[k]]);
+      s.class_index.push_back(row_of[set.labels[idx[k]]]);
+      if (coarse) s.coarse.push_back(set.coarse_labels[idx[k]]);
       s.split.push_back(split);
     }
     xs.push_back(x);
@@ -46,6 +65,8 @@ SampleArrays sample_arrays(const Sample& s) {
   SampleArrays a;
   a.index = s.index;
   a.label = s.label;
+  a.coarse = s.coarse;
+  a.class_order = s.class_order;
   for (auto sp : s.split) a.split.push_back(static_cast<uint8_t>(sp));
   auto x = s.x.to(torch::kFloat32).contiguous();
   a.inputs.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
@@ -71,8 +92,12 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   blk = GradBlock{};  // free the factors before the write
 
   // 3. Class stiffness from the tiles, summed over ranks.
-  ClassStiffnessAccumulator acc(ctx.sample.label, ctx.sample.split, ctx.c.num_classes,
+  // Class matrices are indexed by class_index (grouped by super-class).
+  ClassStiffnessAccumulator acc(ctx.sample.class_index, ctx.sample.split, ctx.c.num_classes,
                                 static_cast<int>(ctx.c.distance_bins));
+  const bool coarse = ctx.sample.num_coarse > 0;
+  ClassStiffnessAccumulator coarse_acc(coarse ? ctx.sample.coarse : ctx.sample.class_index,
+                                       ctx.sample.split, coarse ? ctx.sample.num_coarse : 1);
   std::vector<h5::Block2D> blocks;
   std::vector<torch::Tensor> keep;  // transposed copies must outlive the write
   for (const auto& t : ring.tiles) {
@@ -86,6 +111,9 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
         dist = input_distance(ctx.sample, t.rows.begin + a, t.rows.begin + ae, t.cols.begin, t.cols.end);
       acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, t.k.data_ptr<double>() + a * cols,
                    ring.diag, t.mirrored, dist.defined() ? dist.data_ptr<double>() : nullptr);
+      if (coarse)
+        coarse_acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols,
+                            t.k.data_ptr<double>() + a * cols, ring.diag, t.mirrored);
     }
     blocks.push_back({static_cast<hsize_t>(t.rows.begin), static_cast<hsize_t>(t.cols.begin),
                       static_cast<hsize_t>(t.rows.size()), static_cast<hsize_t>(t.cols.size()),
@@ -100,6 +128,10 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   MeasureSummary sum;
   sum.results.classes = acc.reduce(comm);
   sum.results.distance = acc.reduce_distance(comm);
+  if (coarse) {
+    sum.results.has_coarse = true;
+    sum.results.coarse = coarse_acc.reduce(comm);
+  }
 
   // 4. Losses and accuracies at this point of training.
   const auto tr = evaluate(ctx.net, ctx.train, ctx.c.eval_examples, comm);

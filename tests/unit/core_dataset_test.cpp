@@ -162,6 +162,8 @@ TEST_P(DatasetFormats, LoadMnistRoundTrip) {
   EXPECT_EQ(set.width, kW);
   EXPECT_EQ(set.num_classes, 4);
   EXPECT_EQ(set.example_size(), kH * kW);
+  EXPECT_TRUE(set.coarse_labels.empty());  // MNIST has no super-classes
+  EXPECT_EQ(set.num_coarse, 0);
   ASSERT_EQ(set.pixels.size(), px.size());
   for (size_t i = 0; i < px.size(); ++i) {
     ASSERT_EQ(set.pixels[i], static_cast<float>(px[i]) / 255.0f) << "pixel " << i;
@@ -365,6 +367,33 @@ TEST(SamplePerClass, Unbiased) {
     // Expected 1200, standard deviation about 29.
     EXPECT_NEAR(picked[i], trials * 3 / 10, 150) << "example " << i;
   }
+}
+
+TEST(SamplePerClass, HundredClasses) {
+  // CIFAR-100 sized: 100 classes of uneven size (30 + c % 17), interleaved;
+  // 30 per class gives 3000 examples, sorted by (class, index), no repeats.
+  std::vector<int64_t> labels;
+  for (int round = 0; round < 47; ++round)
+    for (int c = 0; c < 100; ++c)
+      if (round < 30 + c % 17) labels.push_back(c);
+  const auto s = stiffness::sample_per_class(labels, 100, 30, 2024, "train set");
+  ASSERT_EQ(s.size(), 3000u);
+  for (size_t i = 0; i < s.size(); ++i) {
+    ASSERT_EQ(labels[static_cast<size_t>(s[i])], static_cast<int64_t>(i / 30)) << "position " << i;
+    if (i % 30 != 0) EXPECT_LT(s[i - 1], s[i]) << "position " << i;
+  }
+  EXPECT_EQ(std::set<int64_t>(s.begin(), s.end()).size(), 3000u);
+  EXPECT_EQ(s, stiffness::sample_per_class(labels, 100, 30, 2024, "train set"));
+  EXPECT_NE(s, stiffness::sample_per_class(labels, 100, 30, 2025, "train set"));
+  // Classes with exactly 30 examples (c % 17 == 0) are taken whole.
+  std::vector<int64_t> class17;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] == 17) class17.push_back(static_cast<int64_t>(i));
+  ASSERT_EQ(class17.size(), 30u);
+  EXPECT_EQ(std::vector<int64_t>(s.begin() + 17 * 30, s.begin() + 18 * 30), class17);
+  // 31 per class is too many for class 0.
+  expect_error([&] { stiffness::sample_per_class(labels, 100, 31, 1, "train set"); },
+               {"train set: class 0 has 30 examples, 31 per class requested"});
 }
 
 TEST(SamplePerClass, Errors) {

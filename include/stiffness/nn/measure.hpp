@@ -21,6 +21,12 @@ namespace stiffness {
 // part sorted by class. Row i of K is example i of this order.
 struct Sample {
   torch::Tensor x, y;
+  // With super-classes (CIFAR-100's 20 coarse classes) each part is ordered
+  // by (coarse class, class, index), and the class matrices are stored in the
+  // order `class_order` (fine class ids grouped by coarse class), so that
+  // super-classes show as blocks. class_index[i] is the row of example i.
+  std::vector<int64_t> coarse, class_index, class_order;
+  int64_t num_coarse = 0;
   torch::Tensor unit;  // N x D float64: inputs centred and scaled to unit norm (for distances)
   std::vector<int64_t> index, label;
   std::vector<Split> split;
