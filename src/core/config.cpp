@@ -1,6 +1,7 @@
 #include "stiffness/config.hpp"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <set>
@@ -121,6 +122,9 @@ ParsedArgs parse_train_args(int argc, const char* const* argv) {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
     if (vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
+      std::error_code ec;
+      STIFF_CHECK(!std::filesystem::is_directory(path, ec),
+                  "--config: '" + path + "' is a folder, expected a config file");
       std::ifstream in(path);
       STIFF_CHECK(in.good(), "--config: cannot read config file '" + path + "'");
       po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
@@ -144,6 +148,15 @@ ParsedArgs parse_train_args(int argc, const char* const* argv) {
   return parsed;
 }
 
+namespace {
+// Shortest readable form of a number for messages ("-1e-09", not "-0.000000").
+std::string num(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+}  // namespace
+
 void validate(const Config& c) {
   auto need = [](bool ok, const std::string& msg) { STIFF_CHECK(ok, msg); };
   static const std::set<std::string> models{"mlp", "cnn", "resnet20", "transformer", "torchscript"};
@@ -159,11 +172,11 @@ void validate(const Config& c) {
   need(c.optimizer == "adam" || c.optimizer == "sgd", "--optimizer: expected adam or sgd, got '" + c.optimizer + "'");
   static const std::set<std::string> methods{"auto", "factor", "materialize", "loop"};
   need(methods.count(c.grad_method) == 1, "--grad-method: expected auto, factor, materialize or loop, got '" + c.grad_method + "'");
-  need(c.lr > 0, "--lr: learning rate must be > 0, got " + std::to_string(c.lr));
-  need(c.momentum >= 0 && c.momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(c.momentum));
+  need(c.lr > 0, "--lr: learning rate must be > 0, got " + num(c.lr));
+  need(c.momentum >= 0 && c.momentum < 1, "--momentum: must be in [0, 1), got " + num(c.momentum));
   need(c.batch_size > 0, "--batch-size: must be positive, got " + std::to_string(c.batch_size));
   need(c.steps >= 0, "--steps: must be >= 0, got " + std::to_string(c.steps));
-  need(c.epochs >= 0, "--epochs: must be >= 0, got " + std::to_string(c.epochs));
+  need(c.epochs >= 0, "--epochs: must be >= 0, got " + num(c.epochs));
   need(c.num_classes == 0 || c.num_classes >= 2,
        "--num-classes: need at least 2 classes (or 0 = from the data), got " + std::to_string(c.num_classes));
   need(c.num_coarse >= 0 && c.synthetic_train_per_class > 0 && c.synthetic_val_per_class > 0 && c.synthetic_size > 0,
