@@ -309,12 +309,16 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
     const int64_t ie = std::min(a.n, i + rows);
     const int64_t c0 = symmetric ? i : 0;
     add_chunk(plan, a, b, i, ie, c0, out.slice(0, i, ie).slice(1, c0));
+    // Mirror this chunk's part right of its diagonal block into the rows
+    // below, in place: no second N x N matrix (N = 20000: 3.2 GB each).
+    if (!symmetric) continue;
+    if (ie < a.n) out.slice(0, ie, a.n).slice(1, i, ie).copy_(out.slice(0, i, ie).slice(1, ie, a.n).t());
+    // The diagonal block came from one GEMM whose two triangles may differ
+    // in the last bit: keep its upper triangle so that K is exactly symmetric.
+    auto diag = out.slice(0, i, ie).slice(1, i, ie);
+    diag.copy_(diag.triu() + diag.triu(1).t());
   }
-  if (symmetric) {
-    auto upper = out.triu();
-    out = upper + upper.triu(1).t();
-  }
-  return out.contiguous();
+  return out;
 }
 
 double gram_flops(const GradPlan& plan, int64_t na, int64_t nb, int64_t num_params) {
