@@ -45,7 +45,7 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("train-limit", po::value(&c.train_limit)->default_value(c.train_limit), "use only the first n training examples (0 = all)")
     ("val-limit", po::value(&c.val_limit)->default_value(c.val_limit), "use only the first n validation examples (0 = all)")
     // model
-    ("model", po::value(&c.model)->default_value(c.model), "mlp | cnn")
+    ("model", po::value(&c.model)->default_value(c.model), "mlp | cnn | resnet20 | transformer | torchscript")
     ("widths", po::value(&lists.widths)->default_value(join(c.widths)), "mlp hidden widths, comma-separated")
     ("channels", po::value(&lists.channels)->default_value(join(c.channels)), "cnn conv channels (3x3 conv + 2x2 max-pool each)")
     ("dtype", po::value(&c.dtype)->default_value(c.dtype), "float32 | float64")

@@ -131,7 +131,10 @@ std::array<DistanceCurves, kNumPairSets> ClassStiffnessAccumulator::reduce_dista
     const double* f = &fit[set * 7];
     auto line = [&](double sy, double sdy, double& slope, double& icept) {
       const double n = f[0], var = f[2] - f[1] * f[1] / std::max(n, 1.0);
-      slope = (n > 1 && var > 0) ? (sdy - f[1] * sy / n) / var : std::nan("");
+      // A covariance at rounding level (e.g. every sign +1) is no slope at all.
+      const double cov = sdy - f[1] * sy / std::max(n, 1.0);
+      const bool flat = std::abs(cov) <= 1e-12 * (std::abs(sdy) + std::abs(f[1] * sy / std::max(n, 1.0)));
+      slope = (n > 1 && var > 0) ? (flat ? 0.0 : cov / var) : std::nan("");
       icept = n > 0 ? (sy - slope * f[1]) / n : std::nan("");
       return slope < 0 ? -icept / slope : std::nan("");
     };

@@ -143,6 +143,8 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     s.train_set = std::move(sets.train);
     s.val_set = std::move(sets.val);
     s.c.num_classes = s.train_set.num_classes;  // resolves 0 = from the data
+    // The recorded dataset name follows the format unless given.
+    if (c.data_format != "idx" && c.dataset == "fashion-mnist") s.c.dataset = c.data_format;
     s.train = to_tensors(s.train_set, dtype_of(c), c.train_limit);
     s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit);
     s.sample = make_sample(c, s.train_set, s.val_set, s.train.size(), s.val.size(), dtype_of(c));
