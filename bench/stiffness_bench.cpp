@@ -56,6 +56,7 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
 }  // namespace
 
 int main(int argc, char** argv) {
+  ensure_openblas_kernels(argv);
   MpiSession mpi(&argc, &argv);
   MpiComm comm(MPI_COMM_WORLD);
   const int P = comm.size(), r = comm.rank();
@@ -138,10 +139,10 @@ int main(int argc, char** argv) {
         "{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"threads_per_rank\":%d,"
         "\"method\":\"%s\",\"seconds\":%.4f,\"grad_seconds\":%.4f,\"pairs_per_s\":%.4g,\"gflops\":%.2f,"
         "\"sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,"
-        "\"plan\":\"%s\"}\n",
+        "\"blas_core\":\"%s\",\"plan\":\"%s\"}\n",
         c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, threads, method.c_str(), seconds, grad_seconds,
         pairs / seconds, flops / seconds / 1e9, gemm_total, rss, rel,
-        static_cast<long long>(ring.bytes_sent), plan.loop ? "loop" : [&] {
+        static_cast<long long>(ring.bytes_sent), openblas_core().c_str(), plan.loop ? "loop" : [&] {
           std::string s;
           for (const auto& l : plan.layers) s += (s.empty() ? "" : ",") + l.name + ":" + method_name(l.method);
           return s;

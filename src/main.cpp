@@ -11,6 +11,7 @@
 #include "stiffness/error.hpp"
 #include "stiffness/mpi_comm.hpp"
 #include "stiffness/nn/job.hpp"
+#include "stiffness/provenance.hpp"
 
 namespace {
 
@@ -23,6 +24,8 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before MPI starts: may re-execute this program once with faster BLAS kernels.
+  stiffness::ensure_openblas_kernels(argv);
   stiffness::MpiSession mpi(&argc, &argv);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -125,7 +125,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   spdlog::info("stiffness {} ({}), {} rank{}, {} thread{} per rank, LibTorch {}", STIFFNESS_VERSION,
                STIFFNESS_GIT_HASH, P, P > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
                TORCH_VERSION);
-  spdlog::info("BLAS: {}", blas_in_use());
+  spdlog::info("BLAS: {}; {}", blas_in_use(), openblas_kernels_note());
   spdlog::info("device: CPU; communication: MPI (gradients all-reduced, Gram blocks on a ring)");
 
   // Phase 2: data and the measured sample.
@@ -210,7 +210,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   info.git_hash = STIFFNESS_GIT_HASH;
   info.torch_version = TORCH_VERSION;
   // Collective attribute writes need the same value on every rank: rank 0's.
-  info.blas = broadcast_string(comm, blas_in_use());
+  info.blas = broadcast_string(comm, blas_in_use() + "; " + openblas_kernels_note());
   info.hostname = broadcast_string(comm, host_name());
   info.created = broadcast_string(comm, utc_now());
   info.model = model_desc;
