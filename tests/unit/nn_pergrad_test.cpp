@@ -56,6 +56,9 @@ void expect_all_methods_match_loop(Net net, const Data& d) {
     auto Ks = gram_tile(plan, blk, blk, /*symmetric=*/true);
     EXPECT_LT(rel_diff(Ks, K_ref), 1e-10) << "symmetric, method " << m;
     EXPECT_TRUE(torch::equal(Ks, Ks.t()));
+    // The same block computed in passes of 2 examples (rows written in place).
+    auto passes = compute_block(net, plan, d.x, d.y, /*pass=*/2);
+    EXPECT_LT(rel_diff(gram_tile(plan, passes, passes), K_ref), 1e-10) << "passes of 2, method " << m;
     // Off-diagonal tiles, as the ring computes them, with unequal sizes.
     auto a = compute_block(net, plan, d.x.slice(0, 0, 3), d.y.slice(0, 0, 3));
     auto b = compute_block(net, plan, d.x.slice(0, 3), d.y.slice(0, 3));

@@ -53,8 +53,10 @@ struct GradBlock {
   std::vector<torch::Tensor> parts;
 };
 
-GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x,
-                        const torch::Tensor& y);
+// Examples go through the network in passes of `pass` (0: sized so that a
+// pass holds about 2^23 numbers), each writing its rows of the parts.
+GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x, const torch::Tensor& y,
+                        int64_t pass = 0);
 
 // K[a examples, b examples] in float64, summed over layers. `symmetric`:
 // a and b are the same block (a diagonal tile); only half is computed.
