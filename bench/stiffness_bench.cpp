@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   const int64_t N = std::stoll(arg(argc, argv, "--n", "1000"));
   const std::string method = arg(argc, argv, "--method", "auto");
   const bool warmup = arg(argc, argv, "--warmup", "1") == "1";
+  const int repeat = std::max(1, std::stoi(arg(argc, argv, "--repeat", "1")));
   const double mem_budget_gb = std::stod(arg(argc, argv, "--mem-gb", "8"));
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   const int threads = std::max(1, cores / std::max(1, node_local_size(comm.get())));
@@ -113,15 +114,23 @@ int main(int argc, char** argv) {
     auto blk = compute_block(net, plan, x.slice(0, 0, w), y.slice(0, 0, w));
     gram_tile(plan, blk, blk, true);
   }
-  comm.barrier();
-  const double t0 = now();
-  auto blk = compute_block(net, plan, x, y);
-  double grad_seconds = now() - t0;
-  comm.allreduce_max(&grad_seconds, 1, DType::f64);
-  auto ring = ring_gram(comm, plan, blk, N);
-  comm.barrier();
-  double seconds = now() - t0;
-  comm.allreduce_max(&seconds, 1, DType::f64);
+  // Best of --repeat timed runs: on a shared 2-core machine single runs of
+  // the same case varied by up to 40%; every method gets the same protocol.
+  double seconds = 1e300, grad_seconds = 0;
+  RingResult ring;
+  for (int rep = 0; rep < repeat; ++rep) {
+    comm.barrier();
+    const double t0 = now();
+    auto blk = compute_block(net, plan, x, y);
+    double g = now() - t0;
+    comm.allreduce_max(&g, 1, DType::f64);
+    auto result = ring_gram(comm, plan, blk, N);
+    comm.barrier();
+    double t = now() - t0;
+    comm.allreduce_max(&t, 1, DType::f64);
+    if (t < seconds) seconds = t, grad_seconds = g;
+    ring = std::move(result);
+  }
 
   // Achieved rate of the Gram GEMMs over all ranks' tiles (a diagonal tile
 // computes only its upper half).
@@ -146,10 +155,10 @@ int main(int argc, char** argv) {
   if (r == 0)
     std::printf(
         "{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"threads_per_rank\":%d,"
-        "\"method\":\"%s\",\"seconds\":%.4f,\"grad_seconds\":%.4f,\"pairs_per_s\":%.4g,\"gflops\":%.2f,"
+        "\"method\":\"%s\",\"repeat\":%d,\"seconds\":%.4f,\"grad_seconds\":%.4f,\"pairs_per_s\":%.4g,\"gflops\":%.2f,"
         "\"sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,"
         "\"blas_core\":\"%s\",\"plan\":\"%s\"}\n",
-        c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, threads, method.c_str(), seconds, grad_seconds,
+        c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, threads, method.c_str(), repeat, seconds, grad_seconds,
         pairs / seconds, flops / seconds / 1e9, gemm_total, rss, rel,
         static_cast<long long>(ring.bytes_sent), openblas_core().c_str(), plan.loop ? "loop" : [&] {
           std::string s;

@@ -1,6 +1,10 @@
 #include "stiffness/nn/pergrad.hpp"
 
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <sstream>
 
 #include "stiffness/error.hpp"
@@ -356,11 +360,55 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x, 
 
 namespace {
 
+// R R^T with BLAS SYRK: half the multiply-adds of a GEMM, and a result
+// that is symmetric by construction. Resolved at run time from the BLAS that
+// LibTorch loaded itself (libblas.so.3), so there is one BLAS in the process;
+// a GEMM where there is none. Row-major R (m x k) is column-major R^T with
+// leading dimension lda, so C = (R^T)^T R^T is SYRK's "U", "T" case, and
+// SYRK's upper triangle in column-major order is the lower one here.
+template <typename S>
+using SyrkFn = void (*)(const char*, const char*, const int*, const int*, const S*, const S*, const int*,
+                        const S*, S*, const int*);
+
+torch::Tensor self_gram(torch::Tensor R) {
+  static const auto ssyrk = reinterpret_cast<SyrkFn<float>>(dlsym(RTLD_DEFAULT, "ssyrk_"));
+  static const auto dsyrk = reinterpret_cast<SyrkFn<double>>(dlsym(RTLD_DEFAULT, "dsyrk_"));
+  const bool f32 = R.scalar_type() == torch::kFloat32, f64 = R.scalar_type() == torch::kFloat64;
+  if (!((f32 && ssyrk) || (f64 && dsyrk)) || R.size(0) == 0 || R.size(1) == 0 ||
+      R.size(0) > INT32_MAX / 2 || R.size(1) > INT32_MAX / 2)
+    return torch::mm(R, R.t());
+  if (R.stride(1) != 1 || R.stride(0) < R.size(1)) R = R.contiguous();
+  const int m = static_cast<int>(R.size(0)), k = static_cast<int>(R.size(1)), lda = static_cast<int>(R.stride(0));
+  auto C = torch::empty({m, m}, R.options());
+  if (f32) {
+    const float one = 1, zero = 0;
+    ssyrk("U", "T", &m, &k, &one, R.data_ptr<float>(), &lda, &zero, C.data_ptr<float>(), &m);
+  } else {
+    const double one = 1, zero = 0;
+    dsyrk("U", "T", &m, &k, &one, R.data_ptr<double>(), &lda, &zero, C.data_ptr<double>(), &m);
+  }
+  return C.tril() + C.tril(-1).t();
+}
+
+// o += rows i..ie of Ra times rows c0.. of Rb, transposed. On a symmetric
+// tile (c0 == i) the block on the diagonal is a SYRK, the rest a GEMM.
+void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, int64_t ie, int64_t c0,
+                   bool symmetric, torch::Tensor o) {
+  auto rows = Ra.slice(0, i, ie);
+  if (!symmetric) {
+    o += torch::mm(rows, Rb.slice(0, c0).t()).to(torch::kFloat64);
+    return;
+  }
+  const int64_t m = ie - i;
+  o.narrow(1, 0, m) += self_gram(rows).to(torch::kFloat64);
+  if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += torch::mm(rows, Rb.slice(0, ie).t()).to(torch::kFloat64);
+}
+
 // out[rows of a chunk, cols of b from c0] += this chunk's contributions.
 void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int64_t i, int64_t ie,
-               int64_t c0, torch::Tensor o) {
+               int64_t c0, bool symmetric, torch::Tensor o) {
   if (plan.loop) {
-    o += torch::mm(a.parts[0].slice(0, i, ie), b.parts[0].slice(0, c0).t()).to(torch::kFloat64);
+    add_rows_gram(a.parts[0], b.parts[0], i, ie, c0, symmetric, o);
     return;
   }
   size_t at = 0;
@@ -378,8 +426,7 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
       o += ghost_gram(A, D, B, E);
     }
   }
-  if (plan.rows_width() > 0)
-    o += torch::mm(a.parts[at].slice(0, i, ie), b.parts[at].slice(0, c0).t()).to(torch::kFloat64);
+  if (plan.rows_width() > 0) add_rows_gram(a.parts[at], b.parts[at], i, ie, c0, symmetric, o);
 }
 
 }  // namespace
@@ -399,7 +446,7 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   for (int64_t i = 0; i < a.n; i += rows) {
     const int64_t ie = std::min(a.n, i + rows);
     const int64_t c0 = symmetric ? i : 0;
-    add_chunk(plan, a, b, i, ie, c0, out.slice(0, i, ie).slice(1, c0));
+    add_chunk(plan, a, b, i, ie, c0, symmetric, out.slice(0, i, ie).slice(1, c0));
     // Mirror this chunk's part right of its diagonal block into the rows
     // below, in place: no second N x N matrix (N = 20000: 3.2 GB each).
     if (!symmetric) continue;
