@@ -404,16 +404,19 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
   if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += torch::mm(rows, Rb.slice(0, ie).t()).to(torch::kFloat64);
 }
 
-// out[rows of a chunk, cols of b from c0] += this chunk's contributions.
+// out[rows of a chunk, cols of b from c0] += this chunk's contributions:
+// the factor layers' (rows_part false) or the one rows part's, which is the
+// loop's full gradients or all materialised layers (rows_part true).
 void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int64_t i, int64_t ie,
-               int64_t c0, bool symmetric, torch::Tensor o) {
-  if (plan.loop) {
-    add_rows_gram(a.parts[0], b.parts[0], i, ie, c0, symmetric, o);
+               int64_t c0, bool symmetric, bool rows_part, torch::Tensor o) {
+  if (rows_part) {
+    const size_t last = a.parts.size() - 1;
+    add_rows_gram(a.parts[last], b.parts[last], i, ie, c0, symmetric, o);
     return;
   }
   size_t at = 0;
   for (const auto& l : plan.layers) {
-    if (l.method == GradMethod::materialize) continue;  // in the last part, below
+    if (l.method == GradMethod::materialize) continue;
     auto A = a.parts[at].slice(0, i, ie), D = a.parts[at + 1].slice(0, i, ie);
     auto B = b.parts[at].slice(0, c0), E = b.parts[at + 1].slice(0, c0);
     at += 2;
@@ -426,7 +429,6 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
       o += ghost_gram(A, D, B, E);
     }
   }
-  if (plan.rows_width() > 0) add_rows_gram(a.parts[at], b.parts[at], i, ie, c0, symmetric, o);
 }
 
 }  // namespace
@@ -438,21 +440,33 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   // Rows in chunks so that the temporaries (two Grams and their product in
   // the model dtype) stay near 3 x 2^24 elements whatever N is: the rank's
   // peak memory is then its tile plus its blocks, not several tiles.
-  int64_t rows = std::max<int64_t>(1, (int64_t{1} << 24) / b.n);
-  // A diagonal tile (a == b) is symmetric: compute only the blocks on and
-  // right of the diagonal (about half the work with 8+ row chunks), mirror after.
-  // Four or more chunks: 5/8 of the work or less, with GEMMs still large.
-  if (symmetric) rows = std::min(rows, std::max<int64_t>(256, (a.n + 3) / 4));
-  for (int64_t i = 0; i < a.n; i += rows) {
-    const int64_t ie = std::min(a.n, i + rows);
-    const int64_t c0 = symmetric ? i : 0;
-    add_chunk(plan, a, b, i, ie, c0, symmetric, out.slice(0, i, ie).slice(1, c0));
-    // Mirror this chunk's part right of its diagonal block into the rows
-    // below, in place: no second N x N matrix (N = 20000: 3.2 GB each).
-    if (!symmetric) continue;
+  const int64_t budget_rows = std::max<int64_t>(1, (int64_t{1} << 24) / b.n);
+  // A diagonal tile (a == b) is symmetric: each chunk is computed from its
+  // first row rightwards, and mirrored at the end. The factor layers' GEMMs
+  // then waste their chunk's lower triangle: at most max(256, n/4) rows per
+  // chunk keeps that to 5/8 of the work or less. The rows part needs no
+  // such limit: SYRK on the chunk's diagonal block, GEMM right of it, is
+  // exactly half, and larger chunks run the BLAS faster.
+  const int64_t factor_rows = symmetric ? std::min(budget_rows, std::max<int64_t>(256, (a.n + 3) / 4)) : budget_rows;
+  const bool has_rows = plan.loop || plan.rows_width() > 0;
+  const bool has_factors = !plan.loop && a.parts.size() > (plan.rows_width() > 0 ? 1u : 0u);
+  for (const bool rows_part : {false, true}) {
+    if (rows_part ? !has_rows : !has_factors) continue;
+    const int64_t rows = rows_part ? budget_rows : factor_rows;
+    for (int64_t i = 0; i < a.n; i += rows) {
+      const int64_t ie = std::min(a.n, i + rows);
+      const int64_t c0 = symmetric ? i : 0;
+      add_chunk(plan, a, b, i, ie, c0, symmetric, rows_part, out.slice(0, i, ie).slice(1, c0));
+    }
+  }
+  if (!symmetric) return out;
+  // Mirror the part right of each diagonal block into the rows below, in
+  // place: no second N x N matrix (N = 20000: 3.2 GB each). A diagonal block
+  // may come from a GEMM whose two triangles differ in the last bit: keep its
+  // upper triangle so that K is exactly symmetric.
+  for (int64_t i = 0; i < a.n; i += factor_rows) {
+    const int64_t ie = std::min(a.n, i + factor_rows);
     if (ie < a.n) out.slice(0, ie, a.n).slice(1, i, ie).copy_(out.slice(0, i, ie).slice(1, ie, a.n).t());
-    // The diagonal block came from one GEMM whose two triangles may differ
-    // in the last bit: keep its upper triangle so that K is exactly symmetric.
     auto diag = out.slice(0, i, ie).slice(1, i, ie);
     diag.copy_(diag.triu() + diag.triu(1).t());
   }
