@@ -1,13 +1,10 @@
 #include "stiffness/nn/pergrad.hpp"
 
-#include <dlfcn.h>
-
 #include <algorithm>
-#include <climits>
-#include <cstdint>
 #include <sstream>
 
 #include "stiffness/error.hpp"
+#include "stiffness/nn/blas.hpp"
 
 namespace stiffness {
 
@@ -178,8 +175,7 @@ void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor ds
     auto d = delta.flatten(2);  // n x p x T
     auto cols = conv_columns(e.input, op.kernel, op.stride, op.pad);
     const int64_t p = d.size(1), ckk = cols.size(1);
-    auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
-    torch::bmm_out(weight, d, cols.transpose(1, 2));
+    batched_gemm_nt(d, cols, dst.narrow(1, 0, p * ckk).view({n, p, ckk}));
     if (op.conv->options.bias()) {
       auto bias = dst.narrow(1, p * ckk, p);
       torch::sum_out(bias, d, 2);
@@ -360,36 +356,6 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x, 
 
 namespace {
 
-// R R^T with BLAS SYRK: half the multiply-adds of a GEMM, and a result
-// that is symmetric by construction. Resolved at run time from the BLAS that
-// LibTorch loaded itself (libblas.so.3), so there is one BLAS in the process;
-// a GEMM where there is none. Row-major R (m x k) is column-major R^T with
-// leading dimension lda, so C = (R^T)^T R^T is SYRK's "U", "T" case, and
-// SYRK's upper triangle in column-major order is the lower one here.
-template <typename S>
-using SyrkFn = void (*)(const char*, const char*, const int*, const int*, const S*, const S*, const int*,
-                        const S*, S*, const int*);
-
-torch::Tensor self_gram(torch::Tensor R) {
-  static const auto ssyrk = reinterpret_cast<SyrkFn<float>>(dlsym(RTLD_DEFAULT, "ssyrk_"));
-  static const auto dsyrk = reinterpret_cast<SyrkFn<double>>(dlsym(RTLD_DEFAULT, "dsyrk_"));
-  const bool f32 = R.scalar_type() == torch::kFloat32, f64 = R.scalar_type() == torch::kFloat64;
-  if (!((f32 && ssyrk) || (f64 && dsyrk)) || R.size(0) == 0 || R.size(1) == 0 ||
-      R.size(0) > INT32_MAX / 2 || R.size(1) > INT32_MAX / 2)
-    return torch::mm(R, R.t());
-  if (R.stride(1) != 1 || R.stride(0) < R.size(1)) R = R.contiguous();
-  const int m = static_cast<int>(R.size(0)), k = static_cast<int>(R.size(1)), lda = static_cast<int>(R.stride(0));
-  auto C = torch::empty({m, m}, R.options());
-  if (f32) {
-    const float one = 1, zero = 0;
-    ssyrk("U", "T", &m, &k, &one, R.data_ptr<float>(), &lda, &zero, C.data_ptr<float>(), &m);
-  } else {
-    const double one = 1, zero = 0;
-    dsyrk("U", "T", &m, &k, &one, R.data_ptr<double>(), &lda, &zero, C.data_ptr<double>(), &m);
-  }
-  return C.tril() + C.tril(-1).t();
-}
-
 // o += rows i..ie of Ra times rows c0.. of Rb, transposed. On a symmetric
 // tile (c0 == i) the block on the diagonal is a SYRK, the rest a GEMM.
 void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, int64_t ie, int64_t c0,
@@ -400,7 +366,7 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
     return;
   }
   const int64_t m = ie - i;
-  o.narrow(1, 0, m) += self_gram(rows).to(torch::kFloat64);
+  o.narrow(1, 0, m) += syrk_gram(rows).to(torch::kFloat64);
   if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += torch::mm(rows, Rb.slice(0, ie).t()).to(torch::kFloat64);
 }
 
