@@ -20,12 +20,15 @@ struct Range {
 // one extra item. Part `r` of `p`.
 Range block_range(int64_t n, int p, int r);
 
-// One tile of the ring schedule: rank `row` computes K[row block, col block]
-// at ring step `step`, using the block it received from rank `col`.
+// One tile of the ring schedule: at ring step `step`, rank `row` computes
+// K[rows, cols] from its own block (rows) and the block it received from
+// rank `col` (cols). Off-diagonal tiles (step > 0) stand for their
+// transposes too.
 struct Tile {
   int step = 0;
-  int row = 0;  // owning rank of the rows (the rank computing the tile)
-  int col = 0;  // owning rank of the columns (the travelling block)
+  int row = 0;  // the computing rank, owner of the rows
+  int col = 0;  // owner of the columns (the travelling block)
+  Range rows, cols;  // global example ranges
 };
 
 // Number of ring shifts needed to cover every unordered pair of blocks once:
@@ -35,12 +38,15 @@ int ring_steps(int p);
 // Rank whose block rank `r` holds at ring step `k`: (r - k) mod p.
 int ring_source(int p, int r, int k);
 
-// Whether rank `r` computes a tile at step `k`. Always true except at the
-// last step for even p, where the pair {r, r + p/2} would be seen twice; only
-// the lower half (r < p/2) computes it.
-bool ring_computes(int p, int r, int k);
+// The tile rank `r` computes at step `k` for n examples. Every rank computes
+// at every step. At the last step of an even p the pair {r, r + p/2} is held
+// by both ranks, so they share it: rank r < p/2 takes the first half of its
+// own rows against B_(r+p/2), rank r + p/2 takes its rows against the second
+// half of B_r (a transposed piece). Each pair of examples is still computed
+// once, and no rank idles while the other computes a whole tile.
+Tile ring_tile(int64_t n, int p, int r, int k);
 
 // All tiles rank `r` computes, in step order.
-std::vector<Tile> ring_tiles(int p, int r);
+std::vector<Tile> ring_tiles(int64_t n, int p, int r);
 
 }  // namespace stiffness

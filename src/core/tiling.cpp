@@ -16,17 +16,29 @@ int ring_steps(int p) { return p / 2 + 1; }
 
 int ring_source(int p, int r, int k) { return ((r - k) % p + p) % p; }
 
-bool ring_computes(int p, int r, int k) {
-  if (p % 2 == 0 && k == p / 2) return r < p / 2;
-  return true;
+Tile ring_tile(int64_t n, int p, int r, int k) {
+  STIFF_CHECK(k >= 0 && k < ring_steps(p) && (p > 1 || k == 0), "ring_tile: bad step");
+  Tile t;
+  t.step = k;
+  t.row = r;
+  t.col = ring_source(p, r, k);
+  t.rows = block_range(n, p, r);
+  t.cols = block_range(n, p, t.col);
+  if (p % 2 == 0 && k == p / 2) {
+    // Shared last step: split the lower-ranked block of the pair in halves.
+    Range& split = r < p / 2 ? t.rows : t.cols;
+    const int64_t mid = split.begin + split.size() / 2;
+    if (r < p / 2)
+      split.end = mid;
+    else
+      split.begin = mid;
+  }
+  return t;
 }
 
-std::vector<Tile> ring_tiles(int p, int r) {
+std::vector<Tile> ring_tiles(int64_t n, int p, int r) {
   std::vector<Tile> tiles;
-  for (int k = 0; k < ring_steps(p); ++k) {
-    if (k > 0 && p == 1) break;
-    if (ring_computes(p, r, k)) tiles.push_back({k, r, ring_source(p, r, k)});
-  }
+  for (int k = 0; k < (p == 1 ? 1 : ring_steps(p)); ++k) tiles.push_back(ring_tile(n, p, r, k));
   return tiles;
 }
 

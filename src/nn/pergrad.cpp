@@ -452,6 +452,14 @@ double gram_flops(const GradPlan& plan, int64_t na, int64_t nb, int64_t num_para
   return f;
 }
 
+GradBlock slice_block(const GradBlock& b, int64_t begin, int64_t end) {
+  if (begin == 0 && end == b.n) return b;
+  GradBlock s;
+  s.n = end - begin;
+  for (const auto& p : b.parts) s.parts.push_back(p.slice(0, begin, end));
+  return s;
+}
+
 torch::Tensor pack(const GradBlock& b) {
   std::vector<torch::Tensor> flat;
   for (const auto& p : b.parts) flat.push_back(p.reshape({-1}));

@@ -6,13 +6,16 @@
 //
 //   step 0:  rank0 holds B0  rank1 B1  rank2 B2  rank3 B3   -> tiles (0,0) (1,1) (2,2) (3,3)
 //   step 1:  rank0 holds B3  rank1 B0  rank2 B1  rank3 B2   -> tiles (0,3) (1,0) (2,1) (3,2)
-//   step 2:  rank0 holds B2  rank1 B3  rank2 B0  rank3 B1   -> tiles (0,2) (1,3)  [ranks 2, 3 idle:
-//            (2,0) and (3,1) are the transposes of (0,2) and (1,3), already computed]
+//   step 2:  rank0 holds B2  rank1 B3  rank2 B0  rank3 B1   -> the pairs {0,2} and {1,3} are
+//            held twice, so each is shared (ring_tile): rank0 computes K[first half of B0, B2]
+//            = K[0:1, 6:8], rank2 computes K[B2, second half of B0] = K[6:8, 1:3]; likewise
+//            rank1 K[3:4, 8:10] and rank3 K[8:10, 4:6]. No rank idles.
 //
-// 4 diagonal + 6 off-diagonal tiles = P(P+1)/2 = 10: each unordered pair of
-// blocks once, after floor(P/2) = 2 shifts. An off-diagonal tile K[r, s] is
-// written to the file together with its transpose K[s, r] (K is symmetric).
-// For odd P every rank computes at every step; for P = 1 there is no shift.
+// 4 diagonal tiles + 6 off-diagonal block pairs = P(P+1)/2 = 10: each
+// unordered pair of examples once, after floor(P/2) = 2 shifts. An
+// off-diagonal tile K[r, s] is written to the file together with its
+// transpose K[s, r] (K is symmetric). For odd P every step has whole tiles;
+// for P = 1 there is no shift.
 #include "stiffness/nn/ring.hpp"
 
 #include <chrono>
@@ -62,11 +65,15 @@ RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& 
                                next.numel(), (r - 1 + P) % P, dt);
       res.bytes_sent += cur.numel() * cur.element_size();
     }
-    if (ring_computes(P, r, k)) {
+    {
+      const Tile t = ring_tile(n_total, P, r, k);
+      const Range held_range = block_range(n_total, P, t.col);
       const double t0 = now();
-      auto tile = gram_tile(plan, local, held, /*symmetric=*/k == 0);
+      auto tile = gram_tile(plan, slice_block(local, t.rows.begin - mine.begin, t.rows.end - mine.begin),
+                            slice_block(held, t.cols.begin - held_range.begin, t.cols.end - held_range.begin),
+                            /*symmetric=*/k == 0);
       res.compute_seconds += now() - t0;
-      res.tiles.push_back({mine, block_range(n_total, P, ring_source(P, r, k)), tile, k > 0});
+      res.tiles.push_back({t.rows, t.cols, tile, k > 0});
     }
     if (shift) {
       const double tw = now();

@@ -101,8 +101,8 @@ TEST(ClassStiffness, ReducedOverRanksEqualsOneProcess) {
   // Ring tiles spread over ranks, with mirrors.
   ClassStiffnessAccumulator part(labels, split, classes);
   const int P = world.size();
-  for (const auto& t : ring_tiles(P, world.rank())) {
-    const Range a = block_range(n, P, t.row), b = block_range(n, P, t.col);
+  for (const auto& t : ring_tiles(n, P, world.rank())) {
+    const Range a = t.rows, b = t.cols;
     auto tile = K.slice(0, a.begin, a.end).slice(1, b.begin, b.end).contiguous();
     part.add_tile(a.begin, b.begin, a.size(), b.size(), tile.data_ptr<double>(), diag, t.step > 0);
   }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <map>
 #include <utility>
 #include <vector>
@@ -15,7 +17,7 @@ namespace {
 
 using stiffness::block_range;
 using stiffness::Range;
-using stiffness::ring_computes;
+using stiffness::ring_tile;
 using stiffness::ring_source;
 using stiffness::ring_steps;
 using stiffness::ring_tiles;
@@ -89,52 +91,67 @@ TEST(Ring, SourceMatchesRingShift) {
   }
 }
 
-TEST(Ring, ComputesSkipsOnlyTheDuplicateHalfStep) {
-  for (int p = 1; p <= 12; ++p) {
-    for (int k = 0; k < ring_steps(p); ++k) {
-      for (int r = 0; r < p; ++r) {
-        const bool duplicate_half = p % 2 == 0 && k == p / 2 && r >= p / 2;
-        EXPECT_EQ(ring_computes(p, r, k), !duplicate_half) << "p=" << p << " r=" << r << " k=" << k;
-      }
-    }
-  }
+TEST(Ring, SharedLastStepSplitsThePairInHalves) {
+  // p = 4, n = 10: blocks 3, 3, 2, 2. Step 2 pairs {0, 2} and {1, 3}.
+  const Tile t0 = ring_tile(10, 4, 0, 2), t2 = ring_tile(10, 4, 2, 2);
+  EXPECT_EQ(t0.rows, (Range{0, 1}));  // first half of B0 ...
+  EXPECT_EQ(t0.cols, (Range{6, 8}));  // ... against B2
+  EXPECT_EQ(t2.rows, (Range{6, 8}));  // B2 ...
+  EXPECT_EQ(t2.cols, (Range{1, 3}));  // ... against the second half of B0
+  const Tile t1 = ring_tile(10, 4, 1, 2), t3 = ring_tile(10, 4, 3, 2);
+  EXPECT_EQ(t1.rows, (Range{3, 4}));
+  EXPECT_EQ(t3.cols, (Range{4, 6}));
+  // Odd p: whole tiles at every step.
+  const Tile u = ring_tile(10, 3, 0, 1);
+  EXPECT_EQ(u.rows, block_range(10, 3, 0));
+  EXPECT_EQ(u.cols, block_range(10, 3, 2));
 }
 
-TEST(Ring, EveryPairExactlyOnce) {
+TEST(Ring, EveryPairOfExamplesExactlyOnce) {
   for (int p = 1; p <= 9; ++p) {
-    SCOPED_TRACE("p=" + std::to_string(p));
-    std::map<std::pair<int, int>, int> seen;
-    size_t min_tiles = 1000, max_tiles = 0;
-    for (int r = 0; r < p; ++r) {
-      const std::vector<Tile> tiles = ring_tiles(p, r);
-      min_tiles = std::min(min_tiles, tiles.size());
-      max_tiles = std::max(max_tiles, tiles.size());
-      int last_step = -1;
-      for (const Tile& t : tiles) {
-        EXPECT_EQ(t.row, r);
-        EXPECT_GT(t.step, last_step) << "tiles not in step order on rank " << r;
-        last_step = t.step;
-        EXPECT_GE(t.step, 0);
-        EXPECT_LT(t.step, ring_steps(p));
-        EXPECT_EQ(t.col, ring_source(p, r, t.step)) << "tile uses a block rank " << r << " does not hold";
-        EXPECT_TRUE(ring_computes(p, r, t.step));
-        ++seen[{std::min(t.row, t.col), std::max(t.row, t.col)}];
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{p - 1 > 0 ? p - 1 : 0}, int64_t{p}, int64_t{2 * p + 1},
+                      int64_t{37}}) {
+      SCOPED_TRACE("p=" + std::to_string(p) + " n=" + std::to_string(n));
+      std::vector<int> seen(static_cast<size_t>(n * n), 0);
+      int64_t min_work = INT64_MAX, max_work = 0;
+      for (int r = 0; r < p; ++r) {
+        const std::vector<Tile> tiles = ring_tiles(n, p, r);
+        EXPECT_EQ(static_cast<int>(tiles.size()), p == 1 ? 1 : ring_steps(p));
+        int64_t work = 0;
+        for (size_t i = 0; i < tiles.size(); ++i) {
+          const Tile& t = tiles[i];
+          EXPECT_EQ(t.step, static_cast<int>(i));
+          EXPECT_EQ(t.row, r);
+          EXPECT_EQ(t.col, ring_source(p, r, t.step)) << "tile uses a block rank " << r << " does not hold";
+          // Rows from this rank's block, columns from the block it holds.
+          const Range mine = block_range(n, p, r), held = block_range(n, p, t.col);
+          EXPECT_TRUE(t.rows.begin >= mine.begin && t.rows.end <= mine.end);
+          EXPECT_TRUE(t.cols.begin >= held.begin && t.cols.end <= held.end);
+          for (int64_t a = t.rows.begin; a < t.rows.end; ++a)
+            for (int64_t b = t.cols.begin; b < t.cols.end; ++b) {
+              ++seen[a * n + b];
+              if (t.step > 0) ++seen[b * n + a];  // the transpose
+            }
+          work += t.step == 0 ? t.rows.size() * (t.rows.size() + 1) / 2 : t.rows.size() * t.cols.size();
+        }
+        min_work = std::min(min_work, work);
+        max_work = std::max(max_work, work);
       }
+      for (int64_t i = 0; i < n * n; ++i) ASSERT_EQ(seen[i], 1) << "entry (" << i / n << ", " << i % n << ")";
+      // Balanced: pairs per rank differ by about one row of a block per step
+      // (block sizes differ by one), not by a whole tile.
+      if (n >= 2 * p)
+        EXPECT_LE(max_work - min_work, 2 * (n / p + 1) * ring_steps(p)) << min_work << " " << max_work;
     }
-    for (int a = 0; a < p; ++a)
-      for (int b = a; b < p; ++b) EXPECT_EQ((seen[{a, b}]), 1) << "pair {" << a << ", " << b << "}";
-    EXPECT_EQ(seen.size(), static_cast<size_t>(p * (p + 1) / 2));
-    // Work is balanced: tile counts differ by at most one between ranks.
-    EXPECT_LE(max_tiles - min_tiles, 1u);
   }
 }
 
 TEST(Ring, SingleRankHasOnlyTheDiagonal) {
-  const auto tiles = ring_tiles(1, 0);
+  const auto tiles = ring_tiles(7, 1, 0);
   ASSERT_EQ(tiles.size(), 1u);
   EXPECT_EQ(tiles[0].step, 0);
-  EXPECT_EQ(tiles[0].row, 0);
-  EXPECT_EQ(tiles[0].col, 0);
+  EXPECT_EQ(tiles[0].rows, (Range{0, 7}));
+  EXPECT_EQ(tiles[0].cols, (Range{0, 7}));
 }
 
 }  // namespace

@@ -58,6 +58,9 @@ struct GradBlock {
 GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x, const torch::Tensor& y,
                         int64_t pass = 0);
 
+// Examples [begin, end) of a block (views, no copy).
+GradBlock slice_block(const GradBlock& b, int64_t begin, int64_t end);
+
 // K[a examples, b examples] in float64, summed over layers. `symmetric`:
 // a and b are the same block (a diagonal tile); only half is computed.
 torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b,
