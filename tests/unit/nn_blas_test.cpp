@@ -20,19 +20,3 @@ TEST(Blas, SyrkGramEqualsProductAndIsSymmetric) {
     EXPECT_LT(((Kp - refp).abs().max() / refp.abs().max()).item<double>(), tol);
   }
 }
-
-TEST(Blas, BatchedGemmWritesEachExampleIntoItsRow) {
-  torch::manual_seed(2);
-  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
-    const int64_t n = 5, p = 3, q = 4, k = 7, W = 20, off = 6;
-    auto A = torch::randn({n, p, k}, dtype), B = torch::randn({n, q, k}, dtype);
-    auto rows = torch::zeros({n, W}, dtype);
-    batched_gemm_nt(A, B, rows.narrow(1, off, p * q).view({n, p, q}));
-    auto ref = torch::bmm(A, B.transpose(1, 2)).reshape({n, p * q});
-    const double tol = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
-    EXPECT_LT((rows.narrow(1, off, p * q) - ref).abs().max().item<double>(), tol);
-    // Nothing written outside the slice.
-    EXPECT_EQ(rows.narrow(1, 0, off).abs().sum().item<double>(), 0.0);
-    EXPECT_EQ(rows.narrow(1, off + p * q, W - off - p * q).abs().sum().item<double>(), 0.0);
-  }
-}
