@@ -85,12 +85,13 @@ struct Setup {
   Sample sample;
 };
 
-void configure_threads(Communicator& comm, const Config& c, int local_ranks, int& threads) {
+// Threads per rank: --threads, or the node's cores shared among its ranks.
+int configure_threads(const Config& c, int local_ranks) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = c.threads > 0 ? c.threads : std::max(1, cores / std::max(1, local_ranks));
+  const int threads = c.threads > 0 ? c.threads : std::max(1, cores / std::max(1, local_ranks));
   torch::set_num_threads(threads);
   set_blas_threads(threads);
-  (void)comm;
+  return threads;
 }
 
 }  // namespace
@@ -120,8 +121,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   s.c = parsed.config;
   const Config& c = s.c;
 
-  int threads = 1;
-  configure_threads(comm, c, node_local_size(world.get()), threads);
+  const int threads = configure_threads(c, node_local_size(world.get()));
   spdlog::info("stiffness {} ({}), {} rank{}, {} thread{} per rank, LibTorch {}", STIFFNESS_VERSION,
                STIFFNESS_GIT_HASH, P, P > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
                TORCH_VERSION);

@@ -13,7 +13,7 @@ namespace F = torch::nn::functional;
 torch::Tensor NetImpl::taped_linear(const Op& op, torch::nn::Linear l, const std::string& name,
                                     const torch::Tensor& x, Taped* tape) {
   auto y = l->forward(x);
-  if (tape) tape->entries.push_back({LayerKind::linear, name, x, y, &op});
+  if (tape) tape->entries.push_back({LayerKind::linear, name, x, y, &op, l->options.bias()});
   return y;
 }
 
@@ -48,7 +48,7 @@ torch::Tensor NetImpl::forward(torch::Tensor x, Taped* tape) {
       case OpKind::linear: x = taped_linear(op, op.linear, op.name, x, tape); break;
       case OpKind::conv: {
         auto y = op.conv->forward(x);
-        if (tape) tape->entries.push_back({LayerKind::conv, op.name, x, y, &op});
+        if (tape) tape->entries.push_back({LayerKind::conv, op.name, x, y, &op, op.conv->options.bias()});
         x = y;
         break;
       }

@@ -70,21 +70,9 @@ torch::Tensor conv_patches(const torch::Tensor& x, int64_t k, int64_t stride, in
 // Delta^T A). Shape n x T x d. Linear layers over sequences have T = length.
 torch::Tensor input_factor(const TapeEntry& e) {
   const Op& op = *e.op;
-  const auto& in = e.input;
-  torch::Tensor a;
-  bool bias;
-  if (e.kind == LayerKind::linear) {
-    a = in.detach().reshape({in.size(0), -1, in.size(-1)});
-    const auto& l = e.name == op.name ? op.linear
-                    : e.name == op.name + ".q" ? op.q
-                    : e.name == op.name + ".k" ? op.k
-                    : e.name == op.name + ".v" ? op.v
-                                               : op.o;
-    bias = l->options.bias();
-  } else {
-    return conv_patches(in.detach(), op.kernel, op.stride, op.pad, op.conv->options.bias());
-  }
-  if (bias) a = torch::cat({a, torch::ones({a.size(0), a.size(1), 1}, a.options())}, 2);
+  if (e.kind == LayerKind::conv) return conv_patches(e.input.detach(), op.kernel, op.stride, op.pad, e.bias);
+  auto a = e.input.detach().reshape({e.input.size(0), -1, e.input.size(-1)});
+  if (e.bias) a = torch::cat({a, torch::ones({a.size(0), a.size(1), 1}, a.options())}, 2);
   return a.contiguous();
 }
 
@@ -138,7 +126,7 @@ void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor ds
     const int64_t p = d.size(1), ckk = cols.size(1);
     auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
     torch::bmm_out(weight, d, cols.transpose(1, 2));
-    if (op.conv->options.bias()) {
+    if (e.bias) {
       auto bias = dst.narrow(1, p * ckk, p);
       torch::sum_out(bias, d, 2);
     }

@@ -6,6 +6,7 @@
 #include "stiffness/config.hpp"
 #include "stiffness/error.hpp"
 #include "stiffness/metrics.hpp"
+#include "one_rank.hpp"
 #include "stiffness/schedule.hpp"
 
 using namespace stiffness;
@@ -98,21 +99,6 @@ TEST(Metrics, CosineAndSign) {
   EXPECT_EQ(sign_of(0), 0.0);
 }
 
-namespace {
-struct SelfComm final : Communicator {
-  int rank() const override { return 0; }
-  int size() const override { return 1; }
-  void allreduce_sum(void*, std::size_t, DType) override {}
-  void allreduce_max(void*, std::size_t, DType) override {}
-  void broadcast(void*, std::size_t, DType, int) override {}
-  void allgatherv(const void*, void*, const std::vector<int64_t>&, DType) override {}
-  std::unique_ptr<PendingShift> start_shift(const void*, std::size_t, int, void*, std::size_t, int,
-                                            DType) override {
-    return nullptr;
-  }
-  void barrier() override {}
-};
-}  // namespace
 
 TEST(Metrics, ClassMatricesByHand) {
   // 4 examples: 0,1 train (classes 0,1), 2,3 val (classes 0,1).
@@ -124,7 +110,7 @@ TEST(Metrics, ClassMatricesByHand) {
   std::vector<double> diag{4, 1, 9, 4};
   ClassStiffnessAccumulator acc({0, 1, 0, 1}, {Split::train, Split::train, Split::val, Split::val}, 2);
   acc.add_tile(0, 0, 4, 4, K.data(), diag, false);
-  SelfComm self;
+  test_support::OneRank self;
   auto r = acc.reduce(self);
   const auto& tt = r[kTrainTrain];
   // train-train: only (0,1) and (1,0), both cos = 2 / sqrt(4*1) = 1.

@@ -4,24 +4,10 @@
 #include <cmath>
 
 #include "stiffness/metrics.hpp"
+#include "one_rank.hpp"
 
 using namespace stiffness;
 
-namespace {
-struct OneRank final : Communicator {
-  int rank() const override { return 0; }
-  int size() const override { return 1; }
-  void allreduce_sum(void*, std::size_t, DType) override {}
-  void allreduce_max(void*, std::size_t, DType) override {}
-  void broadcast(void*, std::size_t, DType, int) override {}
-  void allgatherv(const void*, void*, const std::vector<int64_t>&, DType) override {}
-  std::unique_ptr<PendingShift> start_shift(const void*, std::size_t, int, void*, std::size_t, int,
-                                            DType) override {
-    return nullptr;
-  }
-  void barrier() override {}
-};
-}  // namespace
 
 TEST(Distance, FirstZeroCrossingInterpolatesAndSkipsEmptyBins) {
   std::vector<double> x{0.5, 1.5, 2.5, 3.5};
@@ -39,7 +25,7 @@ TEST(Distance, BinsAndLinearFitOnAKnownLine) {
   std::vector<double> D{0, d01, d02, d01, 0, d12, d02, d12, 0};
   ClassStiffnessAccumulator acc({0, 0, 0}, {Split::train, Split::train, Split::train}, 1, 4);
   acc.add_tile(0, 0, 3, 3, K.data(), {1, 1, 1}, false, D.data());
-  OneRank one;
+  test_support::OneRank one;
   auto r = acc.reduce_distance(one)[kTrainTrain];
   ASSERT_EQ(r.edges.size(), 5u);
   EXPECT_DOUBLE_EQ(r.edges[2], 1.0);
@@ -62,7 +48,7 @@ TEST(Distance, BetweenClassPairsOnlyInAllPairs) {
   std::vector<double> D{0, 0.3, 0.3, 0};
   ClassStiffnessAccumulator acc({0, 1}, {Split::train, Split::train}, 2, 2);
   acc.add_tile(0, 0, 2, 2, K.data(), {1, 1}, false, D.data());
-  OneRank one;
+  test_support::OneRank one;
   auto r = acc.reduce_distance(one)[kTrainTrain];
   EXPECT_EQ(r.within_pairs, (std::vector<int64_t>{0, 0}));
   EXPECT_EQ(r.all_pairs, (std::vector<int64_t>{2, 0}));

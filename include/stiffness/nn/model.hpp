@@ -65,6 +65,7 @@ struct TapeEntry {
   torch::Tensor input;   // linear/conv: layer input; norm: normalised x-hat; embedding: token ids
   torch::Tensor output;  // the layer output (in the graph: d loss / d output is delta)
   const Op* op = nullptr;
+  bool bias = false;     // linear/conv: the layer adds a bias (a column of ones in A)
 };
 
 struct Taped {
