@@ -200,6 +200,14 @@ KEEP_OUTPUT=1 expect_fail existing_output "1 2 3" "$EXIST" "$EXIST" "already exi
   -- "${ARGS[@]}" --seed 5
 [[ $(sha256sum <"$EXIST") == "$sum_before" ]] || fail "existing_output: $EXIST was modified"
 
+# ---- a finished output AND a checkpoint of the same name: resuming would
+# rename the checkpoint's .partial over the finished file, so it is refused ----
+mkdir -p "$EXIST.ckpt" && echo "step 3" >"$EXIST.ckpt/state.txt"
+KEEP_OUTPUT=1 expect_fail finished_and_checkpoint "2" "$EXIST" "$EXIST" "is a finished run" "$EXIST.ckpt" \
+  -- "${ARGS[@]}"
+[[ $(sha256sum <"$EXIST") == "$sum_before" ]] || fail "finished_and_checkpoint: $EXIST was modified"
+rm -rf "$EXIST.ckpt"
+
 # ---- a stale <output>.partial (no checkpoint): refused without --overwrite ----
 STALE="$TMP/stale/run.h5"
 mkdir -p "$TMP/stale" && echo "stale partial" >"$STALE.partial"
