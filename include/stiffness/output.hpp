@@ -53,9 +53,12 @@ struct MeasurementInfo {
 };
 
 // Fails with a one-line error if `path` or `path.partial` exists and
-// `overwrite` is false. Creates missing parent folders. Run on rank 0 only
-// (inside a collective phase, so every rank learns the outcome).
-void check_output_path(const std::string& path, bool overwrite);
+// `overwrite` is false. `resuming` (a checkpoint of this output exists): the
+// .partial file is expected, but a finished `path` is refused, since the
+// resumed run ends by renaming the .partial over it. Creates missing parent
+// folders. Run on rank 0 only (inside a collective phase, so every rank
+// learns the outcome).
+void check_output_path(const std::string& path, bool overwrite, bool resuming = false);
 
 class OutputFile {
  public:

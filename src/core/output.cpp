@@ -9,12 +9,16 @@ namespace fs = std::filesystem;
 
 namespace stiffness {
 
-void check_output_path(const std::string& path, bool overwrite) {
+void check_output_path(const std::string& path, bool overwrite, bool resuming) {
   std::error_code ec;
   STIFF_CHECK(!fs::is_directory(path, ec), "--output: '" + path + "' is a folder, expected a file name");
+  STIFF_CHECK(overwrite || !resuming || !fs::exists(path, ec),
+              "--output: '" + path + "' is a finished run, and '" + path +
+                  ".ckpt' the checkpoint of an unfinished one under the same name; move one of them away, "
+                  "or pass --overwrite to start afresh");
   STIFF_CHECK(overwrite || !fs::exists(path, ec),
               "--output: '" + path + "' already exists; pass --overwrite to replace it");
-  STIFF_CHECK(overwrite || !fs::exists(path + ".partial", ec),
+  STIFF_CHECK(overwrite || resuming || !fs::exists(path + ".partial", ec),
               "--output: an unfinished earlier run left '" + path +
                   ".partial' (its finished measurements are kept there); pass --overwrite to replace it");
   const auto parent = fs::path(path).parent_path();

@@ -77,6 +77,7 @@ void ensure_openblas_kernels(char** argv) {
   setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
   setenv("STIFFNESS_OPENBLAS_REPLACED", chosen.c_str(), 1);
   execv("/proc/self/exe", argv);  // returns only on failure: run on with the slow kernels
+  unsetenv("OPENBLAS_CORETYPE");
   unsetenv("STIFFNESS_OPENBLAS_REPLACED");
 }
 

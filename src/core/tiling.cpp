@@ -17,7 +17,7 @@ int ring_steps(int p) { return p / 2 + 1; }
 int ring_source(int p, int r, int k) { return ((r - k) % p + p) % p; }
 
 Tile ring_tile(int64_t n, int p, int r, int k) {
-  STIFF_CHECK(k >= 0 && k < ring_steps(p) && (p > 1 || k == 0), "ring_tile: bad step");
+  STIFF_CHECK(k >= 0 && k < ring_steps(p), "ring_tile: bad step");
   Tile t;
   t.step = k;
   t.row = r;
@@ -38,7 +38,7 @@ Tile ring_tile(int64_t n, int p, int r, int k) {
 
 std::vector<Tile> ring_tiles(int64_t n, int p, int r) {
   std::vector<Tile> tiles;
-  for (int k = 0; k < (p == 1 ? 1 : ring_steps(p)); ++k) tiles.push_back(ring_tile(n, p, r, k));
+  for (int k = 0; k < ring_steps(p); ++k) tiles.push_back(ring_tile(n, p, r, k));
   return tiles;
 }
 

@@ -96,7 +96,8 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   // exactly half, and larger chunks run the BLAS faster.
   const int64_t factor_rows = symmetric ? std::min(budget_rows, std::max<int64_t>(256, (a.n + 3) / 4)) : budget_rows;
   const bool has_rows = plan.loop || plan.rows_width() > 0;
-  const bool has_factors = !plan.loop && a.parts.size() > (plan.rows_width() > 0 ? 1u : 0u);
+  const bool has_factors = std::any_of(plan.layers.begin(), plan.layers.end(),
+                                       [](const LayerPlan& l) { return l.method == GradMethod::factor; });
   for (const bool rows_part : {false, true}) {
     if (rows_part ? !has_rows : !has_factors) continue;
     const int64_t rows = rows_part ? budget_rows : factor_rows;

@@ -112,16 +112,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     validate(parsed.config);
     const auto& pc = parsed.config;
     // An existing checkpoint means "resume" unless --overwrite starts afresh.
-    // Resuming ends by renaming <output>.partial to <output>: a finished file
-    // already under that name would be lost, so both together are refused.
-    if (rank == 0) {
-      const bool resuming = !pc.overwrite && checkpoint_exists(pc.output);
-      STIFF_CHECK(!resuming || !std::filesystem::exists(pc.output),
-                  "--output: '" + pc.output + "' is a finished run, and '" + checkpoint_dir(pc.output) +
-                      "' the checkpoint of an unfinished one under the same name; move one of them away, "
-                      "or pass --overwrite to start afresh");
-      check_output_path(pc.output, pc.overwrite || resuming);
-    }
+    if (rank == 0) check_output_path(pc.output, pc.overwrite, checkpoint_exists(pc.output));
   });
   if (parsed.help) {
     if (rank == 0) std::printf("%s", parsed.help_text.c_str());

@@ -206,9 +206,10 @@ GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_
 namespace {
 
 // Examples per forward/backward pass: about 2^23 numbers of activations,
-// layer inputs and columns per pass (32 MB in float32). Smaller passes keep
-// the temporaries in reused heap memory instead of fresh pages (glibc maps
-// blocks over 32 MB anew each time) and bound a rank's peak whatever N/P is;
+// layer inputs and columns per pass (32 MB in float32). Smaller passes bound
+// a rank's peak whatever N/P is and, probably, keep the temporaries in
+// reused heap memory (glibc maps blocks over 32 MB anew each time; not
+// measured separately from cache effects);
 // for the CNN on this machine, passes of 128 examples took 0.28 s (one
 // thread) and 0.30 s (two) for 1000 examples, against 0.43 s and 0.49 s in
 // one pass (best of 6).

@@ -67,7 +67,6 @@ struct MaxPool2x2 : public torch::autograd::Function<MaxPool2x2> {
     ctx->save_for_backward({which});
     ctx->saved_data["H"] = H;
     ctx->saved_data["W"] = W;
-    ctx->mark_non_differentiable({which});
     return out;
   }
 

@@ -116,7 +116,7 @@ TEST(Ring, EveryPairOfExamplesExactlyOnce) {
       int64_t min_work = INT64_MAX, max_work = 0;
       for (int r = 0; r < p; ++r) {
         const std::vector<Tile> tiles = ring_tiles(n, p, r);
-        EXPECT_EQ(static_cast<int>(tiles.size()), p == 1 ? 1 : ring_steps(p));
+        EXPECT_EQ(static_cast<int>(tiles.size()), ring_steps(p));
         int64_t work = 0;
         for (size_t i = 0; i < tiles.size(); ++i) {
           const Tile& t = tiles[i];
