@@ -60,6 +60,12 @@ struct Config {
   std::string output = "results/stiffness.h5";  // ONE parallel HDF5 file for the run
   bool overwrite = false;         // replace an existing output file
   int threads = 0;                // intra-op threads per rank (0 = cores on node / ranks on node)
+  // cpu | cuda | auto. cuda: one GPU per rank (node-local rank modulo the
+  // visible devices), NCCL for gradients and the ring; auto: cuda when this
+  // LibTorch was built with CUDA, the NCCL backend is built and a GPU is
+  // visible, else cpu (the log says why).
+  std::string device = "auto";
+  double gpu_timeout = 600;       // seconds a GPU collective may stall before the job ends (a dead peer)
   double progress_seconds = 10;   // rank 0 progress line interval
 
   // Not options: where the values came from, for provenance.

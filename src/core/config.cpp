@@ -79,6 +79,8 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
     ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")
     ("threads", po::value(&c.threads)->default_value(c.threads), "threads per rank (0 = cores / ranks on the node)")
+    ("device", po::value(&c.device)->default_value(c.device), "cpu | cuda (one GPU per rank, NCCL) | auto (cuda when possible)")
+    ("gpu-timeout", po::value(&c.gpu_timeout)->default_value(c.gpu_timeout), "seconds a GPU collective may stall before the job ends with an error")
     ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0");
   // clang-format on
   return all;
@@ -188,6 +190,9 @@ void validate(const Config& c) {
   need(c.measure_log >= 0, "--measure-log: must be >= 0, got " + std::to_string(c.measure_log));
   need(c.distance_bins >= 0 && c.distance_bins <= 100000, "--distance-bins: must be in [0, 100000], got " + std::to_string(c.distance_bins));
   need(c.threads >= 0, "--threads: must be >= 0, got " + std::to_string(c.threads));
+  need(c.device == "cpu" || c.device == "cuda" || c.device == "auto",
+       "--device: expected cpu, cuda or auto, got '" + c.device + "'");
+  need(c.gpu_timeout > 0, "--gpu-timeout: must be > 0 seconds, got " + num(c.gpu_timeout));
   need(!c.output.empty(), "--output: must not be empty");
   for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
   if (c.model == "mlp") {
@@ -241,6 +246,8 @@ std::string to_ini(const Config& c) {
     << "save-params = " << (c.save_params ? "true" : "false") << "\n"
     << "output = " << c.output << "\n"
     << "threads = " << c.threads << "\n"
+    << "device = " << c.device << "\n"
+    << "gpu-timeout = " << c.gpu_timeout << "\n"
     << "progress-seconds = " << c.progress_seconds << "\n";
   return o.str();
 }

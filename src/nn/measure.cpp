@@ -8,6 +8,7 @@
 
 #include "stiffness/error.hpp"
 #include "stiffness/nn/ring.hpp"
+#include "stiffness/nn/tile_stats.hpp"
 #include "stiffness/tiling.hpp"
 
 namespace stiffness {
@@ -61,6 +62,12 @@ Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, 
   return s;
 }
 
+void move_to(Sample& s, torch::Device device) {
+  s.x = s.x.to(device);
+  s.y = s.y.to(device);
+  s.unit = s.unit.to(device);
+}
+
 SampleArrays sample_arrays(const Sample& s) {
   SampleArrays a;
   a.index = s.index;
@@ -68,7 +75,7 @@ SampleArrays sample_arrays(const Sample& s) {
   a.coarse = s.coarse;
   a.class_order = s.class_order;
   for (auto sp : s.split) a.split.push_back(static_cast<uint8_t>(sp));
-  auto x = s.x.to(torch::kFloat32).contiguous();
+  auto x = s.x.to(torch::kCPU, torch::kFloat32).contiguous();
   a.inputs.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   for (auto d : x.sizes()) a.input_shape.push_back(static_cast<hsize_t>(d));
   return a;
@@ -98,9 +105,28 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   const bool coarse = ctx.sample.num_coarse > 0;
   ClassStiffnessAccumulator coarse_acc(coarse ? ctx.sample.coarse : ctx.sample.class_index,
                                        ctx.sample.split, coarse ? ctx.sample.num_coarse : 1);
+  // Where the tiles are, the sums are made: on a GPU by torch ops
+  // (TileStatistics; only the sums come to the host), on the CPU by the
+  // host loop, which is ~20x faster there than the same torch ops (2000 x
+  // 2000 mirrored tile, 1 thread: 0.11 s against 2.4 s).
+  const auto device = ring.tiles.front().k.device();
+  const bool on_host = device.is_cpu();
+  std::unique_ptr<TileStatistics> dev_acc, dev_coarse;
+  torch::Tensor dev_diag;
+  if (!on_host) {
+    dev_acc = std::make_unique<TileStatistics>(ctx.sample.class_index, ctx.sample.split, ctx.c.num_classes,
+                                               static_cast<int>(ctx.c.distance_bins), device);
+    if (coarse)
+      dev_coarse = std::make_unique<TileStatistics>(ctx.sample.coarse, ctx.sample.split, ctx.sample.num_coarse,
+                                                    0, device);
+    dev_diag = torch::tensor(ring.diag, torch::kFloat64).to(device);
+  }
   std::vector<h5::Block2D> blocks;
-  std::vector<torch::Tensor> keep;  // transposed copies must outlive the write
+  std::vector<torch::Tensor> keep;  // host tiles and transposed copies must outlive the write
   for (const auto& t : ring.tiles) {
+    // K reaches the host only to be written (a no-op on CPU ranks).
+    const torch::Tensor kh = t.k.to(torch::kCPU);
+    keep.push_back(kh);
     // Row chunks keep the distance block small whatever the tile size.
     const int64_t cols = t.cols.size();
     const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(cols, 1));
@@ -109,22 +135,29 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
       torch::Tensor dist;
       if (ctx.c.distance_bins > 0)
         dist = input_distance(ctx.sample, t.rows.begin + a, t.rows.begin + ae, t.cols.begin, t.cols.end);
-      acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, t.k.data_ptr<double>() + a * cols,
+      if (!on_host) {
+        dev_acc->add(t.rows.begin + a, t.cols.begin, t.k.slice(0, a, ae), dev_diag, t.mirrored, dist);
+        if (coarse) dev_coarse->add(t.rows.begin + a, t.cols.begin, t.k.slice(0, a, ae), dev_diag, t.mirrored);
+        continue;
+      }
+      acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, kh.data_ptr<double>() + a * cols,
                    ring.diag, t.mirrored, dist.defined() ? dist.data_ptr<double>() : nullptr);
       if (coarse)
         coarse_acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols,
-                            t.k.data_ptr<double>() + a * cols, ring.diag, t.mirrored);
+                            kh.data_ptr<double>() + a * cols, ring.diag, t.mirrored);
     }
     blocks.push_back({static_cast<hsize_t>(t.rows.begin), static_cast<hsize_t>(t.cols.begin),
                       static_cast<hsize_t>(t.rows.size()), static_cast<hsize_t>(t.cols.size()),
-                      t.k.data_ptr<double>()});
+                      kh.data_ptr<double>()});
     if (t.mirrored) {
-      keep.push_back(t.k.t().contiguous());
+      keep.push_back(kh.t().contiguous());
       blocks.push_back({static_cast<hsize_t>(t.cols.begin), static_cast<hsize_t>(t.rows.begin),
                         static_cast<hsize_t>(t.cols.size()), static_cast<hsize_t>(t.rows.size()),
                         keep.back().data_ptr<double>()});
     }
   }
+  if (dev_acc) acc.add_sums(dev_acc->sums());
+  if (dev_coarse) coarse_acc.add_sums(dev_coarse->sums());
   MeasureSummary sum;
   sum.results.classes = acc.reduce(comm);
   sum.results.distance = acc.reduce_distance(comm);
@@ -142,7 +175,7 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   std::vector<NamedArray> params;
   if (ctx.c.save_params) {
     for (const auto& p : ctx.net->named_parameters()) {
-      param_store.push_back(p.value().detach().contiguous());
+      param_store.push_back(p.value().detach().to(torch::kCPU).contiguous());
       const auto& t = param_store.back();
       NamedArray a;
       a.name = p.key();

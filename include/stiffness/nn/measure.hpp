@@ -38,6 +38,8 @@ struct Sample {
 Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, int64_t n_train,
                    int64_t n_val, torch::Dtype dtype);
 SampleArrays sample_arrays(const Sample& s);
+// The sample's tensors (inputs, labels, unit-norm inputs) onto `device`.
+void move_to(Sample& s, torch::Device device);
 
 struct MeasureContext {
   Communicator& comm;
