@@ -20,6 +20,11 @@ std::string gpu_backend_note();
 // CUDA devices this process can see (0 without a driver or without the backend).
 int cuda_device_count();
 
+// Memory in use on the current CUDA device (all processes; torch's caching
+// allocator keeps what it once reserved, so after a phase this is its peak
+// reservation), in MiB; -1 without the backend or a GPU.
+double gpu_memory_used_mb();
+
 struct GpuCommOptions {
   int device = 0;                 // CUDA device index of this rank (already chosen)
   double timeout_seconds = 600;   // a collective with no progress this long ends the job

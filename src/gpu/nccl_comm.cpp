@@ -263,6 +263,15 @@ int cuda_device_count() {
   return n;
 }
 
+double gpu_memory_used_mb() {
+  std::size_t free = 0, total = 0;
+  if (cudaMemGetInfo(&free, &total) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return static_cast<double>(total - free) / (1024.0 * 1024.0);
+}
+
 std::unique_ptr<Communicator> make_gpu_comm(MpiComm& world, const GpuCommOptions& o) {
   return std::make_unique<NcclComm>(world, o);
 }

@@ -14,6 +14,8 @@ std::string gpu_backend_note() {
 
 int cuda_device_count() { return 0; }
 
+double gpu_memory_used_mb() { return -1; }
+
 std::unique_ptr<Communicator> make_gpu_comm(MpiComm&, const GpuCommOptions&) {
   STIFF_THROW("GPU ranks need the NCCL backend: " + gpu_backend_note());
 }
