@@ -9,8 +9,6 @@
 // runs every CPU case; tests/gpu/run.sh the GPU ones.
 #include <torch/cuda.h>
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -55,12 +53,6 @@ double sgemm_gflops(const torch::Device& d) {
     best = std::min(best, now() - t);
   }
   return 2.0 * n * n * n / best / 1e9;
-}
-
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024.0;
 }
 
 std::string arg(int argc, char** argv, const std::string& name, const std::string& dflt) {

@@ -55,6 +55,12 @@ struct Config {
   std::string grad_method = "auto";  // auto | factor | materialize | loop (see docs/metrics.md)
   bool save_params = true;        // store parameters by name at every measurement
   int64_t distance_bins = 40;     // bins over input distance [0, 2] (0 = no distance analysis)
+  // Which measurements write K (class matrices, distance curves and xi are
+  // always written): every | last | none | a comma list of steps | auto
+  // (every measurement while N <= 10000, i.e. 0.8 GB per float64 K; above
+  // that the last one only).
+  std::string store_k = "auto";
+  std::string k_dtype = "float64";  // float64 | float32: stored precision of K (sums stay float64)
 
   // ---- output and run ----
   std::string output = "results/stiffness.h5";  // ONE parallel HDF5 file for the run

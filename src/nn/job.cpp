@@ -222,6 +222,8 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   info.num_classes = c.num_classes;
   info.n_examples = N;
   info.num_params = net->num_params();
+  info.k_dtype = c.k_dtype;
+  info.store_k = c.store_k;
   if (!resume) {
     out->write_run(info);
     out->write_sample(sample_arrays(s.sample));
@@ -242,7 +244,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
       return kExitPreempted;
     }
     if (next < schedule.size() && schedule[next] == step) {
-      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c};
+      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c, schedule.back()};
       progress.pause(measure(ctx, step, trainer.epoch(), *out).seconds);
       ++next;
     }

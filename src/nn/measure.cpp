@@ -7,6 +7,9 @@
 #include <cstring>
 
 #include "stiffness/error.hpp"
+#include "stiffness/gpu_comm.hpp"
+#include "stiffness/provenance.hpp"
+#include "stiffness/schedule.hpp"
 #include "stiffness/nn/ring.hpp"
 #include "stiffness/nn/tile_stats.hpp"
 #include "stiffness/tiling.hpp"
@@ -121,12 +124,12 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
                                                     0, device);
     dev_diag = torch::tensor(ring.diag, torch::kFloat64).to(device);
   }
+  // K is written only at the measurements --store-k selects, in --k-dtype.
+  const bool store = stores_k(ctx.c.store_k, step, ctx.last_measured, N);
+  const auto k_type = ctx.c.k_dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
   std::vector<h5::Block2D> blocks;
   std::vector<torch::Tensor> keep;  // host tiles and transposed copies must outlive the write
   for (const auto& t : ring.tiles) {
-    // K reaches the host only to be written (a no-op on CPU ranks).
-    const torch::Tensor kh = t.k.to(torch::kCPU);
-    keep.push_back(kh);
     // Row chunks keep the distance block small whatever the tile size.
     const int64_t cols = t.cols.size();
     const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(cols, 1));
@@ -140,20 +143,24 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
         if (coarse) dev_coarse->add(t.rows.begin + a, t.cols.begin, t.k.slice(0, a, ae), dev_diag, t.mirrored);
         continue;
       }
-      acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, kh.data_ptr<double>() + a * cols,
+      acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, t.k.data_ptr<double>() + a * cols,
                    ring.diag, t.mirrored, dist.defined() ? dist.data_ptr<double>() : nullptr);
       if (coarse)
         coarse_acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols,
-                            kh.data_ptr<double>() + a * cols, ring.diag, t.mirrored);
+                            t.k.data_ptr<double>() + a * cols, ring.diag, t.mirrored);
     }
+    if (!store) continue;
+    // K reaches the host only to be written (no copy on a CPU rank in float64;
+    // a GPU rank converts before the transfer).
+    keep.push_back(t.k.to(torch::kCPU, k_type));
     blocks.push_back({static_cast<hsize_t>(t.rows.begin), static_cast<hsize_t>(t.cols.begin),
                       static_cast<hsize_t>(t.rows.size()), static_cast<hsize_t>(t.cols.size()),
-                      kh.data_ptr<double>()});
+                      keep.back().data_ptr()});
     if (t.mirrored) {
-      keep.push_back(kh.t().contiguous());
+      keep.push_back(keep.back().t().contiguous());
       blocks.push_back({static_cast<hsize_t>(t.cols.begin), static_cast<hsize_t>(t.rows.begin),
                         static_cast<hsize_t>(t.cols.size()), static_cast<hsize_t>(t.rows.size()),
-                        keep.back().data_ptr<double>()});
+                        keep.back().data_ptr()});
     }
   }
   if (dev_acc) acc.add_sums(dev_acc->sums());
@@ -193,6 +200,14 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   info.val_loss = va.loss;
   info.val_accuracy = va.accuracy;
   info.grad_plan = ctx.plan.summary();
+  info.k_stored = store;
+  info.k_type = k_type == torch::kFloat32 ? DType::f32 : DType::f64;
+  // Memory high-water marks (process RSS; device memory on GPU ranks), the
+  // largest over ranks, before the write: what `--mem` must cover.
+  double mem[2] = {peak_rss_mb(), device.is_cuda() ? gpu_memory_used_mb() : -1.0};
+  comm.allreduce_max(mem, 2, DType::f64);
+  info.peak_rss_mb = mem[0];
+  info.device_memory_mb = mem[1];
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.write_measurement(info, N, blocks, sum.results, params);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -200,10 +215,12 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   spdlog::info(
       "measured step {} (epoch {:.2f}) in {:.2f} s [grad+ring {:.2f} s, wait {:.2f} s]: "
       "train loss {:.4f} acc {:.3f}, val loss {:.4f} acc {:.3f}; train-train cosine "
-      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f}",
+      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f}; peak RSS {:.2f} GB/rank{}{}",
       step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, tr.loss, tr.accuracy, va.loss,
       va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign,
-      sum.results.distance[kTrainTrain].xi_linear_cosine);
+      sum.results.distance[kTrainTrain].xi_linear_cosine, info.peak_rss_mb / 1024,
+      info.device_memory_mb >= 0 ? fmt::format(", GPU memory {:.2f} GB", info.device_memory_mb / 1024) : "",
+      store ? "" : "; K not stored (--store-k " + ctx.c.store_k + ")");
   return sum;
 }
 

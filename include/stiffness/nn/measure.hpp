@@ -49,6 +49,7 @@ struct MeasureContext {
   const TensorData& train;
   const TensorData& val;
   const Config& c;
+  int64_t last_measured = 0;  // the schedule's last step (--store-k last)
 };
 
 struct MeasureSummary {
