@@ -14,12 +14,16 @@ Figures written to DIR (each readable on its own: title, axes, legend):
                                    against step, a line per learning rate, a
                                    column per model (seeds averaged)
   stiffness-vs-distance-<run>.<fmt> within-class stiffness against input distance,
-                                   a line per measurement, xi marked (only when
-                                   the files have distance/ bins)
+                                   a line per measurement, xi (where reported)
+                                   and the half-stiffness length marked (only
+                                   when the files have distance/ bins)
   stiffness-vs-distance-by-lr.<fmt> the same at the last measurement, a line per
                                    learning rate, a panel per model
-  xi-vs-lr.<fmt>                   critical length xi against learning rate, a
-                                   line per model (only when files have xi)
+  xi-vs-lr.<fmt>                   critical lengths against learning rate, a
+                                   line per model: xi where reported, and the
+                                   half-stiffness length (only when files have them)
+Distance axes span the observed within-class distances (within [0, 2]); an xi
+outside them is not a crossing of the data and is not drawn.
 
 Exit status: 0 when done, 3 after a one-line error about a missing module,
 1 on any other error.
@@ -66,7 +70,7 @@ FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 NUMERIC = ["ranks", "step", "epoch", "train_loss", "train_accuracy", "val_loss",
            "val_accuracy", "within_cosine", "between_cosine", "within_sign",
-           "between_sign", "xi"]
+           "between_sign", "xi", "half_length"]
 
 
 def to_float(text):
@@ -80,6 +84,7 @@ def read_rows(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
+        r["has_xi"] = r.get("xi", "") != ""  # the file has xi (maybe nan)
         for k in NUMERIC:
             r[k] = to_float(r.get(k, ""))
     return rows
@@ -234,11 +239,32 @@ def stiffness_vs_step(rows, out_dir, fmt, written):
 
 # ------------------------------------------------------ stiffness vs distance
 # Layout (docs/output-format.md): measurements/NNNNNN/distance/<pair set>/ with
-# bin_edges (B+1), within_cosine, within_sign (B, NaN for an empty bin) and
-# attributes xi_linear_cosine, xi_linear_sign.
+# bin_edges (B+1), within_cosine, within_sign (B, NaN for an empty bin),
+# within_pairs, and attributes xi_linear_cosine, xi_linear_sign (format 2 on:
+# NaN unless inside fit_min_distance..fit_max_distance), half_length_cosine,
+# half_length_sign, half_reference_cosine, half_reference_sign.
+
+def observed_range(g, e):
+    """The observed within-class distances: the stored fit range, or (older
+    files) the occupied bins; the whole [0, 2] when nothing says."""
+    if "fit_min_distance" in g.attrs:
+        lo, hi = float(g.attrs["fit_min_distance"]), float(g.attrs["fit_max_distance"])
+        if math.isfinite(lo) and math.isfinite(hi):
+            return lo, hi
+    if "within_pairs" in g:
+        occ = np.nonzero(np.asarray(g["within_pairs"][()]) > 0)[0]
+        if occ.size:
+            return float(e[occ[0]]), float(e[occ[-1] + 1])
+    return 0.0, 2.0
+
+
+def in_range(v, rng):
+    return v if math.isfinite(v) and rng[0] <= v <= rng[1] else math.nan
+
 
 def read_distance(path):
-    """[(step, {pair set: (centres, within_cosine, within_sign, xi_cos, xi_sign)})]"""
+    """[(step, {pair set: Curve})]; xi outside the observed range (older
+    files extrapolated it) is NaN, i.e. absent."""
     curves = []
     with h5py.File(path, "r") as f:
         if "measurements" not in f:
@@ -255,11 +281,37 @@ def read_distance(path):
                 x = 0.5 * (e[1:] + e[:-1])
                 wc = np.asarray(g["within_cosine"][()], dtype=float)
                 ws = np.asarray(g["within_sign"][()], dtype=float) if "within_sign" in g else None
-                sets[ps] = (x, wc, ws, float(g.attrs.get("xi_linear_cosine", math.nan)),
-                            float(g.attrs.get("xi_linear_sign", math.nan)))
+                rng = observed_range(g, e)
+                a = g.attrs
+                sets[ps] = Curve(x, wc, ws, rng,
+                                 in_range(float(a.get("xi_linear_cosine", math.nan)), rng),
+                                 in_range(float(a.get("xi_linear_sign", math.nan)), rng),
+                                 float(a.get("half_length_cosine", math.nan)),
+                                 float(a.get("half_length_sign", math.nan)),
+                                 float(a.get("half_reference_cosine", math.nan)),
+                                 float(a.get("half_reference_sign", math.nan)))
             if sets:
                 curves.append((int(m.attrs["step"]), sets))
     return curves
+
+
+class Curve:
+    """One pair set's binned within-class curves and critical lengths."""
+
+    def __init__(self, x, wc, ws, rng, xi_cos, xi_sign, half_cos, half_sign, ref_cos, ref_sign):
+        self.x, self.rng = x, rng
+        self.y = {"cosine": wc, "sign": ws}
+        self.xi = {"cosine": xi_cos, "sign": xi_sign}
+        self.half = {"cosine": half_cos, "sign": half_sign}
+        self.ref = {"cosine": ref_cos, "sign": ref_sign}
+
+
+def span(ranges):
+    """Axis limits covering the observed ranges, clipped to [0, 2], with a margin."""
+    lo = max(0.0, min(r[0] for r in ranges))
+    hi = min(2.0, max(r[1] for r in ranges))
+    pad = 0.02 * max(hi - lo, 0.05)
+    return max(0.0, lo - pad), min(2.0, hi + pad)
 
 
 def ordered_sets(names):
@@ -281,21 +333,23 @@ def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
                                  sharex=True, sharey="row")
         cmap = plt.get_cmap("plasma")
         k = max(1, len(curves) - 1)
+        xlim = span([c.rng for _, s in curves for c in s.values()])
         for col, ps in enumerate(sets):
             for row, kind in enumerate(("cosine", "sign")):
                 ax = axes[row][col]
                 for j, (step, s) in enumerate(curves):
-                    if ps not in s:
+                    if ps not in s or s[ps].y[kind] is None:
                         continue
-                    x, wc, ws, xic, xis = s[ps]
-                    y, xi = (wc, xic) if kind == "cosine" else (ws, xis)
-                    if y is None:
-                        continue
+                    c = s[ps]
                     color = cmap(0.85 * j / k)
-                    ax.plot(x, y, "-o", ms=2.5, color=color, label=f"step {step}")
-                    if math.isfinite(xi):
-                        ax.plot([xi], [0], marker="|", ms=14, mew=2, color=color)
+                    ax.plot(c.x, c.y[kind], "-o", ms=2.5, color=color, label=f"step {step}")
+                    if math.isfinite(c.xi[kind]):
+                        ax.plot([c.xi[kind]], [0], marker="|", ms=14, mew=2, color=color)
+                    if math.isfinite(c.half[kind]) and math.isfinite(c.ref[kind]):
+                        ax.plot([c.half[kind]], [0.5 * c.ref[kind]], marker="v", ms=7, mec="black",
+                                mew=0.6, color=color, ls="none")
                 ax.axhline(0, color="0.5", lw=0.8, zorder=0)
+                ax.set_xlim(*xlim)
                 ax.grid(True, alpha=0.3)
                 if row == 0:
                     ax.set_title(pair_title(ps), fontsize=10)
@@ -305,7 +359,9 @@ def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
                     ax.set_ylabel(f"within-class {kind} stiffness")
         handles, labels = axes[0][0].get_legend_handles_labels()
         handles.append(Line2D([], [], color="black", ls="none", marker="|", ms=12, mew=2))
-        labels.append("ξ (linear fit crosses 0)")
+        labels.append("ξ (linear fit crosses 0\nwithin the data)")
+        handles.append(Line2D([], [], color="white", mec="black", ls="none", marker="v", ms=7))
+        labels.append("half-stiffness length")
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5),
                    title="measured at", frameon=False)
         fig.suptitle(f"Within-class stiffness against input distance during training\n{label}")
@@ -319,12 +375,14 @@ def distance_by_lr(last_curves, rows_by_run, out_dir, fmt, written):
     """All runs: within-class cosine stiffness (train-train) against distance at
     the last measurement, a line per learning rate, a panel per model."""
     groups = defaultdict(list)  # (model, lr) -> [(x, y)]
+    ranges = []
     for path, (step, sets) in last_curves.items():
         rows = rows_by_run.get(path, [])
         if not rows or "train_train" not in sets:
             continue
-        x, wc, _, _, _ = sets["train_train"]
-        groups[(cfg(rows[0], "model"), cfg(rows[0], "lr"))].append((x, wc))
+        c = sets["train_train"]
+        groups[(cfg(rows[0], "model"), cfg(rows[0], "lr"))].append((c.x, c.y["cosine"]))
+        ranges.append(c.rng)
     if not groups:
         return
     models = sorted({m for m, _ in groups})
@@ -343,6 +401,7 @@ def distance_by_lr(last_curves, rows_by_run, out_dir, fmt, written):
             y = np.nanmean(np.vstack(same), axis=0) if same else curves[0][1]
             ax.plot(x, y, "-o", ms=3, color=colors[lr], label=f"lr {lr_text(lr)}")
         ax.axhline(0, color="0.5", lw=0.8, zorder=0)
+        ax.set_xlim(*span(ranges))
         ax.grid(True, alpha=0.3)
         ax.set_title(f"model: {model}")
         ax.set_xlabel("input distance 1 − cos(x₁, x₂)")
@@ -358,43 +417,58 @@ def distance_by_lr(last_curves, rows_by_run, out_dir, fmt, written):
 # -------------------------------------------------------------- xi vs lr
 
 def xi_vs_lr(rows, out_dir, fmt, written):
-    with_xi = [r for r in rows if not math.isnan(r["xi"])]
-    if not with_xi:
+    """Both critical lengths at each run's last measurement against the
+    learning rate: xi where reported (inside the data), the half-stiffness
+    length always. Drawn when the files have either."""
+    has = [r for r in rows if r["has_xi"] or not math.isnan(r["half_length"])]
+    if not has:
         return
     last = {}
-    for r in with_xi:  # last measurement of each run
+    for r in has:  # last measurement of each run
         if r["run"] not in last or r["step"] > last[r["run"]]:
             last[r["run"]] = r["step"]
-    final = [r for r in with_xi if r["step"] == last[r["run"]]]
+    final = [r for r in has if r["step"] == last[r["run"]]]
     sets = [s for s in PAIR_SET_TITLES if any(r["pair_set"] == s for r in final)]
     sets += sorted({r["pair_set"] for r in final} - set(sets))
     models = sorted({cfg(r, "model") for r in final})
-    fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 4.4), squeeze=False, sharey=True)
+    lengths = [("xi", "critical distance ξ (1 − cos)"), ("half_length", "half-stiffness length (1 − cos)")]
+    fig, axes = plt.subplots(2, len(sets), figsize=(5.2 * len(sets), 8.0), squeeze=False, sharey="row",
+                             sharex=True)
     markers = "osD^v<>"
-    for i, ps in enumerate(sets):
-        ax = axes[0][i]
-        for k, model in enumerate(models):
-            by_lr = defaultdict(list)
-            for r in final:
-                if r["pair_set"] == ps and cfg(r, "model") == model:
-                    by_lr[to_float(cfg(r, "lr"))].append(r["xi"])
-            if not by_lr:
-                continue
-            lrs = sorted(by_lr)
-            mean = np.array([np.mean(by_lr[lr]) for lr in lrs])
-            lo = mean - np.array([np.min(by_lr[lr]) for lr in lrs])
-            hi = np.array([np.max(by_lr[lr]) for lr in lrs]) - mean
-            ax.errorbar(lrs, mean, yerr=[lo, hi], marker=markers[k % len(markers)], capsize=3,
-                        label=model)
-        ax.set_xscale("log")
-        ax.grid(True, alpha=0.3)
-        ax.set_title(pair_title(ps))
-        ax.set_xlabel("learning rate (log scale)")
-        if i == 0:
-            ax.set_ylabel("critical distance ξ (1 − cos)")
-        ax.legend(title="model")
-    fig.suptitle("Dynamical critical length ξ at the last measurement, against learning rate\n"
-                 "(mean over seeds; bars: min to max)")
+    for row, (key, ylabel) in enumerate(lengths):
+        for i, ps in enumerate(sets):
+            ax = axes[row][i]
+            drawn = 0
+            for k, model in enumerate(models):
+                by_lr = defaultdict(list)
+                for r in final:
+                    if r["pair_set"] == ps and cfg(r, "model") == model and not math.isnan(r[key]):
+                        by_lr[to_float(cfg(r, "lr"))].append(r[key])
+                if not by_lr:
+                    continue
+                lrs = sorted(by_lr)
+                mean = np.array([np.mean(by_lr[lr]) for lr in lrs])
+                lo = mean - np.array([np.min(by_lr[lr]) for lr in lrs])
+                hi = np.array([np.max(by_lr[lr]) for lr in lrs]) - mean
+                ax.errorbar(lrs, mean, yerr=[lo, hi], marker=markers[k % len(markers)], capsize=3,
+                            label=model)
+                drawn += 1
+            if not drawn:
+                why = sorted({r.get("xi_status", "") for r in final if r["pair_set"] == ps} - {""})
+                ax.text(0.5, 0.5, "not reported" + (f":\n{', '.join(why)}" if why else ""),
+                        transform=ax.transAxes, ha="center", va="center", color="0.4")
+            else:
+                ax.legend(title="model")
+            ax.set_xscale("log")
+            ax.grid(True, alpha=0.3)
+            if row == 0:
+                ax.set_title(pair_title(ps))
+            if row == 1:
+                ax.set_xlabel("learning rate (log scale)")
+            if i == 0:
+                ax.set_ylabel(ylabel)
+    fig.suptitle("Critical lengths at the last measurement, against learning rate\n"
+                 "(mean over seeds; bars: min to max; ξ only where the fit crosses 0 within the data)")
     fig.tight_layout()
     save(fig, out_dir, "xi-vs-lr", fmt, written)
 

@@ -12,8 +12,38 @@ namespace stiffness {
 
 namespace {
 
+// Long inner products in float32 err by up to about (length x 6e-8) relative
+// to the sum of |products|: BLAS adds each k-panel into C in float32, one
+// after another. Over ResNet20's 269k parameters that was 3e-5 in cosine.
+// So float32 GEMMs run over blocks of kInner numbers, summed in float64
+// (docs/metrics.md: 4096 cost ~1% over one GEMM, measured with the bench).
+constexpr int64_t kInner = 4096;
+
+// a (m x k) times b (n x k) transposed, in float64.
+torch::Tensor inner_gram(const torch::Tensor& a, const torch::Tensor& b) {
+  const int64_t k = a.size(1);
+  if (a.scalar_type() == torch::kFloat64 || k <= kInner) return torch::mm(a, b.t()).to(torch::kFloat64);
+  auto out = torch::mm(a.narrow(1, 0, kInner), b.narrow(1, 0, kInner).t()).to(torch::kFloat64);
+  for (int64_t k0 = kInner; k0 < k; k0 += kInner) {
+    const int64_t kb = std::min(kInner, k - k0);
+    out += torch::mm(a.narrow(1, k0, kb), b.narrow(1, k0, kb).t());
+  }
+  return out;
+}
+
+// r r^T in float64, the same way (SYRK per block: half the work).
+torch::Tensor inner_syrk(const torch::Tensor& r) {
+  const int64_t k = r.size(1);
+  if (r.scalar_type() == torch::kFloat64 || k <= kInner) return syrk_gram(r).to(torch::kFloat64);
+  auto out = syrk_gram(r.narrow(1, 0, kInner)).to(torch::kFloat64);
+  for (int64_t k0 = kInner; k0 < k; k0 += kInner) out += syrk_gram(r.narrow(1, k0, std::min(kInner, k - k0)));
+  return out;
+}
+
 // Chunked sum over position pairs: sum_{t,s} (a_it . b_js)(d_it . e_js),
-// bounded to about `budget` elements of temporaries.
+// bounded to about `budget` elements of temporaries. The T x T products
+// are summed in float64: a float32 sum of T^2 = 4096 terms that cancel
+// (a small weight gradient summed over positions) lost relative accuracy.
 torch::Tensor ghost_gram(const torch::Tensor& A, const torch::Tensor& D, const torch::Tensor& B,
                          const torch::Tensor& E) {
   const int64_t na = A.size(0), nb = B.size(0), T = A.size(1);
@@ -30,8 +60,7 @@ torch::Tensor ghost_gram(const torch::Tensor& A, const torch::Tensor& D, const t
       auto b = B.slice(0, j, je).reshape({-1, B.size(2)});
       auto e = E.slice(0, j, je).reshape({-1, E.size(2)});
       auto prod = torch::mm(a, b.t()) * torch::mm(d, e.t());  // (ca T) x (cb T)
-      out.slice(0, i, ie).slice(1, j, je) +=
-          prod.view({ie - i, T, je - j, T}).sum({1, 3}).to(torch::kFloat64);
+      out.slice(0, i, ie).slice(1, j, je) += prod.view({ie - i, T, je - j, T}).sum({1, 3}, false, torch::kFloat64);
     }
   }
   return out;
@@ -43,12 +72,12 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
                    bool symmetric, torch::Tensor o) {
   auto rows = Ra.slice(0, i, ie);
   if (!symmetric) {
-    o += torch::mm(rows, Rb.slice(0, c0).t()).to(torch::kFloat64);
+    o += inner_gram(rows, Rb.slice(0, c0));
     return;
   }
   const int64_t m = ie - i;
-  o.narrow(1, 0, m) += syrk_gram(rows).to(torch::kFloat64);
-  if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += torch::mm(rows, Rb.slice(0, ie).t()).to(torch::kFloat64);
+  o.narrow(1, 0, m) += inner_syrk(rows);
+  if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += inner_gram(rows, Rb.slice(0, ie));
 }
 
 // out[rows of a chunk, cols of b from c0] += this chunk's contributions:
@@ -57,7 +86,7 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
 void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int64_t i, int64_t ie,
                int64_t c0, bool symmetric, bool rows_part, torch::Tensor o) {
   if (rows_part) {
-    const size_t last = a.parts.size() - 1;
+    const size_t last = a.parts.size() - 2;  // the scales come after the rows
     add_rows_gram(a.parts[last], b.parts[last], i, ie, c0, symmetric, o);
     return;
   }
@@ -69,9 +98,9 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
     at += 2;
     if (l.T == 1) {
       // Dense layer: (A A^T) o (Delta Delta^T), N^2 (d + p) instead of N^2 d p.
-      auto g = torch::mm(A.select(1, 0), B.select(1, 0).t());
-      g.mul_(torch::mm(D.select(1, 0), E.select(1, 0).t()));
-      o += g.to(torch::kFloat64);
+      auto g = inner_gram(A.select(1, 0), B.select(1, 0));
+      g.mul_(inner_gram(D.select(1, 0), E.select(1, 0)));
+      o += g;
     } else {
       o += ghost_gram(A, D, B, E);
     }
@@ -107,6 +136,9 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
       add_chunk(plan, a, b, i, ie, c0, symmetric, rows_part, out.slice(0, i, ie).slice(1, c0));
     }
   }
+  // The parts hold gradients of loss_i / s_i: K_ij = s_i s_j K'_ij.
+  auto scale = [](const GradBlock& g) { return g.parts.back().reshape({-1}).to(torch::kFloat64); };
+  out.mul_(torch::outer(scale(a), scale(b)));
   if (!symmetric) return out;
   // Mirror the part right of each diagonal block into the rows below, in
   // place: no second N x N matrix (N = 20000: 3.2 GB each). A diagonal block
