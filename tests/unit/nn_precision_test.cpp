@@ -174,3 +174,17 @@ TEST(Precision, TransformerFloat32MatchesFloat64DeepInOverfitting) {
   train_and_check(pr, 1e-12, 2000);
 }
 
+
+TEST(Precision, ResNet20AtCifarSizeMatchesFloat64AtInitialisation) {
+  // 32 x 32 inputs: the first stage's layers have T = 1024 positions, so the
+  // factor method sums 2^20 position pairs per example pair and the rows
+  // span 269k parameters: the long float32 sums of docs/metrics.md.
+  torch::manual_seed(15);
+  Problem pr;
+  pr.c.model = "resnet20";
+  pr.channels = 3, pr.height = 32, pr.width = 32;
+  pr.x = torch::randn({6, 3, 32, 32});
+  pr.y = torch::arange(6) % pr.classes;
+  auto net = build_model(pr.c, pr.channels, pr.height, pr.width, pr.classes);
+  check_stage(pr, net, "init-32x32");
+}
