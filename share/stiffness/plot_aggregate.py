@@ -289,7 +289,9 @@ def read_distance(path):
                                  float(a.get("half_length_cosine", math.nan)),
                                  float(a.get("half_length_sign", math.nan)),
                                  float(a.get("half_reference_cosine", math.nan)),
-                                 float(a.get("half_reference_sign", math.nan)))
+                                 float(a.get("half_reference_sign", math.nan)),
+                                 text(a.get("half_length_cosine_status", "")),
+                                 text(a.get("half_length_sign_status", "")))
             if sets:
                 curves.append((int(m.attrs["step"]), sets))
     return curves
@@ -298,12 +300,20 @@ def read_distance(path):
 class Curve:
     """One pair set's binned within-class curves and critical lengths."""
 
-    def __init__(self, x, wc, ws, rng, xi_cos, xi_sign, half_cos, half_sign, ref_cos, ref_sign):
+    def __init__(self, x, wc, ws, rng, xi_cos, xi_sign, half_cos, half_sign, ref_cos, ref_sign,
+                 why_cos, why_sign):
         self.x, self.rng = x, rng
         self.y = {"cosine": wc, "sign": ws}
         self.xi = {"cosine": xi_cos, "sign": xi_sign}
         self.half = {"cosine": half_cos, "sign": half_sign}
         self.ref = {"cosine": ref_cos, "sign": ref_sign}
+        # "crossed": the curve falls to half at this length; otherwise the
+        # length is a bound at an end of the data (drawn hollow).
+        self.crossed = {"cosine": why_cos in ("crossed", ""), "sign": why_sign in ("crossed", "")}
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def span(ranges):
@@ -346,8 +356,8 @@ def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
                     if math.isfinite(c.xi[kind]):
                         ax.plot([c.xi[kind]], [0], marker="|", ms=14, mew=2, color=color)
                     if math.isfinite(c.half[kind]) and math.isfinite(c.ref[kind]):
-                        ax.plot([c.half[kind]], [0.5 * c.ref[kind]], marker="v", ms=7, mec="black",
-                                mew=0.6, color=color, ls="none")
+                        ax.plot([c.half[kind]], [0.5 * c.ref[kind]], marker="v", ms=7, mec=color,
+                                mew=1.2, mfc=color if c.crossed[kind] else "none", ls="none")
                 ax.axhline(0, color="0.5", lw=0.8, zorder=0)
                 ax.set_xlim(*xlim)
                 ax.grid(True, alpha=0.3)
@@ -360,8 +370,10 @@ def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
         handles, labels = axes[0][0].get_legend_handles_labels()
         handles.append(Line2D([], [], color="black", ls="none", marker="|", ms=12, mew=2))
         labels.append("ξ (linear fit crosses 0\nwithin the data)")
-        handles.append(Line2D([], [], color="white", mec="black", ls="none", marker="v", ms=7))
-        labels.append("half-stiffness length")
+        handles.append(Line2D([], [], mfc="black", mec="black", ls="none", marker="v", ms=7))
+        labels.append("half-stiffness length\n(at half the short-\ndistance stiffness)")
+        handles.append(Line2D([], [], mfc="none", mec="black", ls="none", marker="v", ms=7))
+        labels.append("never halves: the\nlength is the data's end")
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5),
                    title="measured at", frameon=False)
         fig.suptitle(f"Within-class stiffness against input distance during training\n{label}")
