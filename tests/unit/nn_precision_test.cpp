@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "stiffness/config.hpp"
 #include "stiffness/nn/model.hpp"
@@ -187,4 +188,51 @@ TEST(Precision, ResNet20AtCifarSizeMatchesFloat64AtInitialisation) {
   pr.y = torch::arange(6) % pr.classes;
   auto net = build_model(pr.c, pr.channels, pr.height, pr.width, pr.classes);
   check_stage(pr, net, "init-32x32");
+}
+
+TEST(Precision, TorchScriptLoopUsesTheStableLossGradient) {
+  // A TorchScript linear classifier with margins of about 30 in the logits
+  // (losses near 1e-13): its loss is never formed inside the module, so the
+  // loop must start from the logits. Float32 against the float64 loop.
+  const char* tmp = std::getenv("STIFFNESS_TEST_TMP");
+  const std::string dir = tmp ? tmp : "/tmp";
+  std::system(("mkdir -p " + dir).c_str());
+  const std::string path = dir + "/stiffness_precision_module.pt";
+  torch::manual_seed(16);
+  // Four prototypes and a noisy copy of each; the weights are the
+  // prototypes, scaled: logit margins of about 50.
+  auto proto = torch::randn({4, 1, 3, 4}, torch::kFloat64);
+  auto x = torch::cat({proto, proto + 0.1 * torch::randn({4, 1, 3, 4}, torch::kFloat64)});
+  auto y = torch::arange(8) % 4;
+  auto w = 5.0 * proto.flatten(1);
+  {
+    torch::jit::Module m("Tiny");
+    m.register_parameter("w", w.clone(), false);
+    m.define(R"JIT(
+def forward(self, x):
+    return x.flatten(1).matmul(self.w.t())
+)JIT");
+    m.save(path);
+  }
+  auto make = [&](const std::string& dtype) {
+    Config c;
+    c.model = "torchscript";
+    c.script = path;
+    c.dtype = dtype;
+    return build_model(c, 1, 3, 4, 4);
+  };
+  auto net32 = make("float32"), net64 = make("float64");
+  auto G = per_example_gradients_loop(net64, x, y);
+  auto cref = cosines(torch::mm(G, G.t()));
+  auto plan = plan_gradients(net32, x[0].to(torch::kFloat32), 8, "auto");
+  ASSERT_TRUE(plan.loop);
+  auto blk = compute_block(net32, plan, x.to(torch::kFloat32), y);
+  auto c = cosines(gram_tile(plan, blk, blk, true));
+  torch::NoGradGuard ng;
+  const double loss = torch::nn::functional::cross_entropy(net64->forward(x), y).item<double>();
+  const double err = (c - cref).abs().max().item<double>();
+  std::printf("PRECISION model=torchscript stage=deep loss64=%.3g method=loop max_cos_err=%.3g\n", loss, err);
+  EXPECT_LT(loss, 1e-9);  // far below float32's 6e-8 resolution of 1 - p_y
+  EXPECT_LT(err, 1e-5);
+  EXPECT_TRUE(torch::equal(c.sign(), cref.sign()));
 }
