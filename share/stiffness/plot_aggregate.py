@@ -12,7 +12,10 @@ Figures written to DIR (each readable on its own: title, axes, legend):
                                    last measurement, one per run
   stiffness-vs-step-<pairs>.<fmt>  within/between cosine and sign stiffness
                                    against step, a line per learning rate, a
-                                   column per model (seeds averaged)
+                                   column per model (seeds averaged); a dotted
+                                   line at the lowest validation loss (the onset
+                                   of overfitting) when it precedes the end
+  stiffness-vs-train-loss-<pairs>.<fmt> the same against the training loss
   stiffness-vs-distance-<run>.<fmt> within-class stiffness against input distance,
                                    a line per measurement, xi (where reported)
                                    and the half-stiffness length marked (only
@@ -48,6 +51,7 @@ try:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     from matplotlib.lines import Line2D
 except ImportError as e:
     die(f"the figures need matplotlib for {sys.executable} ({e}); on Debian: "
@@ -189,10 +193,34 @@ def lr_colors(lrs):
     return {lr: cmap(0.85 * i / k) for i, lr in enumerate(lrs)}
 
 
-def stiffness_vs_step(rows, out_dir, fmt, written):
+def overfitting_onset(rows):
+    """{(model, lr): step} where the validation loss (mean over the runs of
+    that model and lr) is lowest, when that is before the last measurement:
+    the onset of overfitting. Absent while validation loss still falls."""
+    vals = defaultdict(lambda: defaultdict(list))
+    one_set = rows[0]["pair_set"] if rows else ""  # losses repeat in every pair set's row
+    for r in rows:
+        if r["pair_set"] == one_set:
+            vals[(cfg(r, "model"), cfg(r, "lr"))][r["step"]].append(r["val_loss"])
+    onset = {}
+    for key, by_step in vals.items():
+        steps = sorted(by_step)
+        loss = [np.nanmean(by_step[s]) for s in steps]
+        if len(steps) > 2 and np.isfinite(loss).any():
+            k = int(np.nanargmin(loss))
+            if k < len(steps) - 1:
+                onset[key] = steps[k]
+    return onset
+
+
+def stiffness_vs_step(rows, out_dir, fmt, written, x_key="step"):
+    """x_key "step": against training step; "train_loss": against the training
+    loss (log scale, falling to the right), where runs at different learning
+    rates can be compared at equal loss."""
     models = sorted({cfg(r, "model") for r in rows})
     lrs = sorted({cfg(r, "lr") for r in rows}, key=to_float)
     colors = lr_colors(lrs)
+    onset = overfitting_onset(rows)
     for ps in sorted({r["pair_set"] for r in rows},
                      key=lambda s: (list(PAIR_SET_TITLES).index(s) if s in PAIR_SET_TITLES else 9, s)):
         sel = [r for r in rows if r["pair_set"] == ps]
@@ -204,37 +232,54 @@ def stiffness_vs_step(rows, out_dir, fmt, written):
                 ax = axes[row][col]
                 for lr in lrs:
                     # mean over seeds (and any other differing key) at each step
-                    acc = defaultdict(lambda: [[], []])
+                    acc = defaultdict(lambda: [[], [], []])
                     for r in sel:
                         if cfg(r, "model") == model and cfg(r, "lr") == lr:
                             acc[r["step"]][0].append(r[f"within_{kind}"])
                             acc[r["step"]][1].append(r[f"between_{kind}"])
+                            acc[r["step"]][2].append(r["train_loss"])
                             seeds[(model, lr)].add(r["run"])
                     if not acc:
                         continue
                     steps = sorted(acc)
+                    xs = steps if x_key == "step" else [np.nanmean(acc[s][2]) for s in steps]
                     w = [np.nanmean(acc[s][0]) for s in steps]
                     b = [np.nanmean(acc[s][1]) for s in steps]
-                    ax.plot(steps, w, "-o", color=colors[lr], ms=3.5, lw=1.6)
-                    ax.plot(steps, b, "--s", color=colors[lr], ms=3, lw=1.2, alpha=0.85)
+                    ax.plot(xs, w, "-o", color=colors[lr], ms=3.5, lw=1.6)
+                    ax.plot(xs, b, "--s", color=colors[lr], ms=3, lw=1.2, alpha=0.85)
+                    if (model, lr) in onset:
+                        s0 = onset[(model, lr)]
+                        ax.axvline(xs[steps.index(s0)], color=colors[lr], ls=":", lw=1.4)
                 ax.axhline(0, color="0.5", lw=0.8, zorder=0)
-                ax.set_xscale("symlog", linthresh=1)
+                if x_key == "step":
+                    ax.set_xscale("symlog", linthresh=1)
+                else:
+                    ax.set_xscale("log")
+                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowding
+                    if not ax.xaxis_inverted():
+                        ax.invert_xaxis()
                 ax.grid(True, alpha=0.3)
                 ax.set_ylabel(f"{kind} stiffness")
                 if row == 0:
                     ax.set_title(f"model: {model}")
                 if row == 1:
-                    ax.set_xlabel("training step (0 = initialisation; log scale)")
+                    ax.set_xlabel("training step (0 = initialisation; log scale)" if x_key == "step"
+                                  else "training loss (log scale, falling to the right)")
         n_seeds = max((len(v) for v in seeds.values()), default=1)
         handles = [Line2D([], [], color=colors[lr], lw=2, label=f"lr {lr_text(lr)}") for lr in lrs]
         handles += [Line2D([], [], color="black", ls="-", marker="o", ms=3.5, label="within-class"),
                     Line2D([], [], color="black", ls="--", marker="s", ms=3, label="between-class")]
+        if onset:
+            handles.append(Line2D([], [], color="black", ls=":", lw=1.4,
+                                  label="lowest validation loss\n(onset of overfitting)"))
         fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),
                    title="learning rate / pairs", frameon=False)
         avg = f" (mean over {n_seeds} runs per line)" if n_seeds > 1 else ""
-        fig.suptitle(f"Within- and between-class stiffness during training, {pair_title(ps)}{avg}")
+        against = "during training" if x_key == "step" else "against training loss"
+        fig.suptitle(f"Within- and between-class stiffness {against}, {pair_title(ps)}{avg}")
         fig.tight_layout()
-        save(fig, out_dir, f"stiffness-vs-step-{ps}", fmt, written)
+        name = "stiffness-vs-step" if x_key == "step" else "stiffness-vs-train-loss"
+        save(fig, out_dir, f"{name}-{ps}", fmt, written)
 
 
 # ------------------------------------------------------ stiffness vs distance
@@ -503,6 +548,7 @@ def main():
     heatmaps(run_files, rows_by_run, a.out, a.format, written, Names())
     if rows:
         stiffness_vs_step(rows, a.out, a.format, written)
+        stiffness_vs_step(rows, a.out, a.format, written, x_key="train_loss")
     stiffness_vs_distance(run_files, rows_by_run, a.out, a.format, written, Names())
     xi_vs_lr(rows, a.out, a.format, written)
     for w in written:
