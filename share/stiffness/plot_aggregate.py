@@ -255,7 +255,10 @@ def stiffness_vs_step(rows, out_dir, fmt, written, x_key="step"):
                     ax.set_xscale("symlog", linthresh=1)
                 else:
                     ax.set_xscale("log")
-                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowding
+                    # ticks at 1, 2, 5 per decade, as plain numbers (a loss spans few decades)
+                    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
                     if not ax.xaxis_inverted():
                         ax.invert_xaxis()
                 ax.grid(True, alpha=0.3)
