@@ -36,6 +36,8 @@ struct PairSetValues {
   std::string name;
   double within_cosine = 0, between_cosine = 0, within_sign = 0, between_sign = 0;
   std::optional<double> xi;  // attribute xi_linear, when the file has it
+  std::string xi_status;     // why xi is NaN (xi_linear_status; empty in files before format 2)
+  std::optional<double> half_length;  // attribute half_length (format 2 on)
 };
 
 struct MeasurementValues {

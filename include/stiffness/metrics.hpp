@@ -31,19 +31,45 @@ struct ClassStiffness {
 // Stiffness against input distance d = 1 - cos(x_i, x_j) of standardised
 // inputs, in fixed bins over [0, 2] (fixed so runs can be recombined: keep
 // the pair counts), for within-class pairs and for all pairs of a pair set,
-// and the dynamical critical length xi (docs/metrics.md).
+// and two critical lengths (definitions in docs/metrics.md): the paper's xi
+// and the half-stiffness length.
 struct DistanceCurves {
   std::vector<double> edges;                          // bins + 1
   std::vector<double> within_cosine, within_sign;     // per bin, NaN when empty
   std::vector<double> all_cosine, all_sign;
   std::vector<int64_t> within_pairs, all_pairs;
+  // The observed within-class distance range, to bin resolution: the lower
+  // edge of the first and the upper edge of the last occupied within-class
+  // bin (NaN without within-class pairs). The line below is fitted over it.
+  double fit_min = 0, fit_max = 0;
   // Zero crossing of the least-squares line s = a + b d over within-class
-  // pairs (NaN unless b < 0), and the first crossing of the binned curve
-  // (linear interpolation between bin centres; NaN if it never crosses).
+  // pairs, reported only when b < 0 and the crossing lies in [fit_min,
+  // fit_max]; otherwise NaN and the status says why: "ok", "too_few_pairs",
+  // "slope_not_negative" or "no_crossing_in_range".
   double xi_linear_cosine = 0, xi_linear_sign = 0;
+  std::string xi_linear_cosine_status = "ok", xi_linear_sign_status = "ok";
+  // First crossing of the binned curve (linear interpolation between bin
+  // centres; NaN if it never crosses).
   double xi_binned_cosine = 0, xi_binned_sign = 0;
   double slope_cosine = 0, intercept_cosine = 0, slope_sign = 0, intercept_sign = 0;
+  // The half-stiffness length: where binned within-class stiffness first
+  // falls to half its short-distance level `half_reference_*`. Defined for
+  // every measurement with within-class pairs; the status says whether the
+  // curve "crossed", was "not_positive" at short distance (length = fit_min)
+  // or "stays_above_half" (length = fit_max, a lower bound).
+  double half_length_cosine = 0, half_length_sign = 0;
+  double half_reference_cosine = 0, half_reference_sign = 0;
+  std::string half_length_cosine_status = "crossed", half_length_sign_status = "crossed";
 };
+
+// The paper's xi from the line s = intercept + slope d, checked against the
+// observed range [lo, hi]; `pairs` is the number of within-class pairs.
+double xi_in_range(double slope, double intercept, double pairs, double lo, double hi, std::string& status);
+
+// The half-stiffness length of a binned curve (bin edges `edges`, means `y`,
+// counts `n`): see docs/metrics.md. Sets `reference` and `status`.
+double half_stiffness_length(const std::vector<double>& edges, const std::vector<double>& y,
+                             const std::vector<int64_t>& n, double& reference, std::string& status);
 
 // xi from binned values (bin centres `x`, means `y`, counts `n`).
 double first_zero_crossing(const std::vector<double>& x, const std::vector<double>& y,

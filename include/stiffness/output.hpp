@@ -31,7 +31,8 @@ struct RunInfo {
 
 // The layout's version, in @format = "stiffness/<version>". 2: K may be
 // float32 (@gram_dtype) or absent from a measurement (@K_stored = 0,
-// --store-k); @peak_rss_mb per measurement. 1: K float64 in every measurement.
+// --store-k); @peak_rss_mb per measurement; xi only inside the data, with its
+// status, the fit range and the half-stiffness length. 1: none of these.
 constexpr int64_t kFormatVersion = 2;
 
 struct SampleArrays {

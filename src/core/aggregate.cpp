@@ -36,7 +36,7 @@ namespace {
 const std::vector<std::string> kFixedColumns{
     "ranks",          "step",           "epoch",        "train_loss",  "train_accuracy",
     "val_loss",       "val_accuracy",   "pair_set",     "within_cosine", "between_cosine",
-    "within_sign",    "between_sign",   "xi"};
+    "within_sign",    "between_sign",   "xi",           "xi_status",   "half_length"};
 
 // Pair sets in the order the paper lists them; any other group follows by name.
 const std::vector<std::string> kPairSetOrder{"train_train", "train_val", "val_val"};
@@ -251,6 +251,8 @@ std::optional<RunValues> read_run(const std::string& path, std::string* why) {
           p.within_sign = h5::read_attr_f64(sg.id(), "within_sign");
           p.between_sign = h5::read_attr_f64(sg.id(), "between_sign");
           if (h5::attr_exists(sg.id(), "xi_linear")) p.xi = h5::read_attr_f64(sg.id(), "xi_linear");
+          if (h5::attr_exists(sg.id(), "xi_linear_status")) p.xi_status = h5::read_attr_str(sg.id(), "xi_linear_status");
+          if (h5::attr_exists(sg.id(), "half_length")) p.half_length = h5::read_attr_f64(sg.id(), "half_length");
           m.pair_sets.push_back(std::move(p));
         }
       }
@@ -325,7 +327,8 @@ void write_csv(std::ostream& out, const std::vector<RunValues>& runs) {
       for (const auto& p : m.pair_sets) {
         out << mpart << "," << csv_field(p.name) << "," << format_number(p.within_cosine) << ","
             << format_number(p.between_cosine) << "," << format_number(p.within_sign) << ","
-            << format_number(p.between_sign) << "," << (p.xi ? format_number(*p.xi) : "") << "\n";
+            << format_number(p.between_sign) << "," << (p.xi ? format_number(*p.xi) : "") << ","
+            << csv_field(p.xi_status) << "," << (p.half_length ? format_number(*p.half_length) : "") << "\n";
       }
     }
   }

@@ -117,6 +117,69 @@ double first_zero_crossing(const std::vector<double>& x, const std::vector<doubl
   return std::nan("");
 }
 
+double xi_in_range(double slope, double intercept, double pairs, double lo, double hi, std::string& status) {
+  // Three pairs is the least that leaves a line one degree of freedom; a
+  // distance variance of zero (one distinct distance) leaves no slope.
+  if (!(pairs >= 3) || !std::isfinite(slope) || !std::isfinite(lo) || !std::isfinite(hi)) {
+    status = "too_few_pairs";
+    return std::nan("");
+  }
+  if (!(slope < 0)) {
+    status = "slope_not_negative";
+    return std::nan("");
+  }
+  const double xi = -intercept / slope;
+  // Outside the data the line is an extrapolation, not a crossing.
+  if (!(xi >= lo && xi <= hi)) {
+    status = "no_crossing_in_range";
+    return std::nan("");
+  }
+  status = "ok";
+  return xi;
+}
+
+double half_stiffness_length(const std::vector<double>& edges, const std::vector<double>& y,
+                             const std::vector<int64_t>& n, double& reference, std::string& status) {
+  reference = std::nan("");
+  int64_t total = 0;
+  for (auto c : n) total += c;
+  if (total == 0) {
+    status = "no_pairs";
+    return std::nan("");
+  }
+  auto centre = [&](size_t b) { return 0.5 * (edges[b] + edges[b + 1]); };
+  // The reference level: the pair-weighted mean over the lowest occupied
+  // bins that together hold at least 5% of the pairs (one bin at least),
+  // so that it is not the mean of a handful of pairs.
+  size_t first = 0, last = 0;
+  double held = 0, sum = 0;
+  bool have_first = false;
+  for (size_t b = 0; b < n.size(); ++b) {
+    if (n[b] == 0) continue;
+    if (!have_first) first = b, have_first = true;
+    last = b;
+    if (held < 0.05 * static_cast<double>(total)) held += n[b], sum += n[b] * y[b];
+  }
+  reference = sum / held;
+  if (!(reference > 0)) {
+    status = "not_positive";
+    return edges[first];
+  }
+  const double half = 0.5 * reference;
+  int prev = -1;
+  for (size_t b = first; b <= last; ++b) {
+    if (n[b] == 0) continue;
+    if (y[b] <= half) {
+      status = "crossed";
+      if (prev < 0) return centre(b);
+      return centre(prev) + (centre(b) - centre(prev)) * (y[prev] - half) / (y[prev] - y[b]);
+    }
+    prev = static_cast<int>(b);
+  }
+  status = "stays_above_half";
+  return edges[last + 1];
+}
+
 std::array<DistanceCurves, kNumPairSets> ClassStiffnessAccumulator::reduce_distance(
     Communicator& comm) const {
   std::array<DistanceCurves, kNumPairSets> out;
@@ -145,21 +208,34 @@ std::array<DistanceCurves, kNumPairSets> ClassStiffnessAccumulator::reduce_dista
         ms.push_back(cnt[at] ? sgn[at] / cnt[at] : std::nan(""));
       }
     }
+    // The observed within-class range from the occupied bins (no per-pair
+    // minimum and maximum are accumulated; bin resolution is enough to tell
+    // a crossing inside the data from an extrapolation far outside it).
+    r.fit_min = r.fit_max = std::nan("");
+    for (int b = 0; b < bins_; ++b) {
+      if (r.within_pairs[b] == 0) continue;
+      if (std::isnan(r.fit_min)) r.fit_min = r.edges[b];
+      r.fit_max = r.edges[b + 1];
+    }
     // Least squares s = a + b d from the sums: b = cov(d, s) / var(d).
     const double* f = &fit[set * 7];
-    auto line = [&](double sy, double sdy, double& slope, double& icept) {
+    auto line = [&](double sy, double sdy, double& slope, double& icept, std::string& status) {
       const double n = f[0], var = f[2] - f[1] * f[1] / std::max(n, 1.0);
       // A covariance at rounding level (e.g. every sign +1) is no slope at all.
       const double cov = sdy - f[1] * sy / std::max(n, 1.0);
       const bool flat = std::abs(cov) <= 1e-12 * (std::abs(sdy) + std::abs(f[1] * sy / std::max(n, 1.0)));
       slope = (n > 1 && var > 0) ? (flat ? 0.0 : cov / var) : std::nan("");
       icept = n > 0 ? (sy - slope * f[1]) / n : std::nan("");
-      return slope < 0 ? -icept / slope : std::nan("");
+      return xi_in_range(slope, icept, n, r.fit_min, r.fit_max, status);
     };
-    r.xi_linear_cosine = line(f[3], f[4], r.slope_cosine, r.intercept_cosine);
-    r.xi_linear_sign = line(f[5], f[6], r.slope_sign, r.intercept_sign);
+    r.xi_linear_cosine = line(f[3], f[4], r.slope_cosine, r.intercept_cosine, r.xi_linear_cosine_status);
+    r.xi_linear_sign = line(f[5], f[6], r.slope_sign, r.intercept_sign, r.xi_linear_sign_status);
     r.xi_binned_cosine = first_zero_crossing(centres, r.within_cosine, r.within_pairs);
     r.xi_binned_sign = first_zero_crossing(centres, r.within_sign, r.within_pairs);
+    r.half_length_cosine = half_stiffness_length(r.edges, r.within_cosine, r.within_pairs,
+                                                 r.half_reference_cosine, r.half_length_cosine_status);
+    r.half_length_sign = half_stiffness_length(r.edges, r.within_sign, r.within_pairs, r.half_reference_sign,
+                                               r.half_length_sign_status);
   }
   return out;
 }

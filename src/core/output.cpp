@@ -128,8 +128,11 @@ void write_classes(const h5::File& f, hid_t loc, const char* name,
     h5::write_attr(sg.id(), "between_sign", c.between_sign);
     // The critical length beside the class means, for tables (cosine stiffness).
     if (distance && !(*distance)[set].edges.empty()) {
-      h5::write_attr(sg.id(), "xi_linear", (*distance)[set].xi_linear_cosine);
-      h5::write_attr(sg.id(), "xi_binned", (*distance)[set].xi_binned_cosine);
+      const auto& d = (*distance)[set];
+      h5::write_attr(sg.id(), "xi_linear", d.xi_linear_cosine);
+      h5::write_attr(sg.id(), "xi_linear_status", d.xi_linear_cosine_status);
+      h5::write_attr(sg.id(), "xi_binned", d.xi_binned_cosine);
+      h5::write_attr(sg.id(), "half_length", d.half_length_cosine);
     }
   }
 }
@@ -180,7 +183,17 @@ void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
                {"xi_linear_cosine", d.xi_linear_cosine}, {"xi_linear_sign", d.xi_linear_sign},
                {"xi_binned_cosine", d.xi_binned_cosine}, {"xi_binned_sign", d.xi_binned_sign},
                {"slope_cosine", d.slope_cosine}, {"intercept_cosine", d.intercept_cosine},
-               {"slope_sign", d.slope_sign}, {"intercept_sign", d.intercept_sign}})
+               {"slope_sign", d.slope_sign}, {"intercept_sign", d.intercept_sign},
+               {"fit_min_distance", d.fit_min}, {"fit_max_distance", d.fit_max},
+               {"half_length_cosine", d.half_length_cosine}, {"half_length_sign", d.half_length_sign},
+               {"half_reference_cosine", d.half_reference_cosine},
+               {"half_reference_sign", d.half_reference_sign}})
+        h5::write_attr(sg.id(), k, v);
+      for (const auto& [k, v] : std::vector<std::pair<const char*, std::string>>{
+               {"xi_linear_cosine_status", d.xi_linear_cosine_status},
+               {"xi_linear_sign_status", d.xi_linear_sign_status},
+               {"half_length_cosine_status", d.half_length_cosine_status},
+               {"half_length_sign_status", d.half_length_sign_status}})
         h5::write_attr(sg.id(), k, v);
     }
   }

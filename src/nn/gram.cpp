@@ -12,8 +12,40 @@ namespace stiffness {
 
 namespace {
 
+// Long inner products in float32 err by up to about (length x 6e-8) relative
+// to the sum of |products|: BLAS adds each k-panel into C in float32, one
+// after another (ResNet20's rows span 269k parameters). So float32 GEMMs
+// run over blocks of kInner numbers, summed in float64 (accuracy and cost
+// measured in docs/results.md).
+constexpr int64_t kInner = 4096;
+
+// a (m x k) times b (n x k) transposed, to be added into a float64 tile:
+// in the model dtype when k is short (the += converts on the fly, no copy),
+// else in float64.
+torch::Tensor inner_gram(const torch::Tensor& a, const torch::Tensor& b) {
+  const int64_t k = a.size(1);
+  if (a.scalar_type() == torch::kFloat64 || k <= kInner) return torch::mm(a, b.t());
+  auto out = torch::mm(a.narrow(1, 0, kInner), b.narrow(1, 0, kInner).t()).to(torch::kFloat64);
+  for (int64_t k0 = kInner; k0 < k; k0 += kInner) {
+    const int64_t kb = std::min(kInner, k - k0);
+    out += torch::mm(a.narrow(1, k0, kb), b.narrow(1, k0, kb).t());
+  }
+  return out;
+}
+
+// r r^T, the same way (SYRK per block: half the work).
+torch::Tensor inner_syrk(const torch::Tensor& r) {
+  const int64_t k = r.size(1);
+  if (r.scalar_type() == torch::kFloat64 || k <= kInner) return syrk_gram(r);
+  auto out = syrk_gram(r.narrow(1, 0, kInner)).to(torch::kFloat64);
+  for (int64_t k0 = kInner; k0 < k; k0 += kInner) out += syrk_gram(r.narrow(1, k0, std::min(kInner, k - k0)));
+  return out;
+}
+
 // Chunked sum over position pairs: sum_{t,s} (a_it . b_js)(d_it . e_js),
-// bounded to about `budget` elements of temporaries.
+// bounded to about `budget` elements of temporaries. The T x T products
+// are not summed in float32 alone: a sum of T^2 terms that cancel (a small
+// weight gradient summed over positions) loses relative accuracy.
 torch::Tensor ghost_gram(const torch::Tensor& A, const torch::Tensor& D, const torch::Tensor& B,
                          const torch::Tensor& E) {
   const int64_t na = A.size(0), nb = B.size(0), T = A.size(1);
@@ -30,8 +62,9 @@ torch::Tensor ghost_gram(const torch::Tensor& A, const torch::Tensor& D, const t
       auto b = B.slice(0, j, je).reshape({-1, B.size(2)});
       auto e = E.slice(0, j, je).reshape({-1, E.size(2)});
       auto prod = torch::mm(a, b.t()) * torch::mm(d, e.t());  // (ca T) x (cb T)
-      out.slice(0, i, ie).slice(1, j, je) +=
-          prod.view({ie - i, T, je - j, T}).sum({1, 3}).to(torch::kFloat64);
+      // Over s in the model dtype (T terms), then over t in float64: a
+      // float64 copy T times smaller than the product.
+      out.slice(0, i, ie).slice(1, j, je) += prod.view({ie - i, T, je - j, T}).sum(3).sum(1, false, torch::kFloat64);
     }
   }
   return out;
@@ -43,12 +76,12 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
                    bool symmetric, torch::Tensor o) {
   auto rows = Ra.slice(0, i, ie);
   if (!symmetric) {
-    o += torch::mm(rows, Rb.slice(0, c0).t()).to(torch::kFloat64);
+    o += inner_gram(rows, Rb.slice(0, c0));
     return;
   }
   const int64_t m = ie - i;
-  o.narrow(1, 0, m) += syrk_gram(rows).to(torch::kFloat64);
-  if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += torch::mm(rows, Rb.slice(0, ie).t()).to(torch::kFloat64);
+  o.narrow(1, 0, m) += inner_syrk(rows);
+  if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += inner_gram(rows, Rb.slice(0, ie));
 }
 
 // out[rows of a chunk, cols of b from c0] += this chunk's contributions:
@@ -57,7 +90,7 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
 void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int64_t i, int64_t ie,
                int64_t c0, bool symmetric, bool rows_part, torch::Tensor o) {
   if (rows_part) {
-    const size_t last = a.parts.size() - 1;
+    const size_t last = a.parts.size() - 2;  // the scales come after the rows
     add_rows_gram(a.parts[last], b.parts[last], i, ie, c0, symmetric, o);
     return;
   }
@@ -69,9 +102,14 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
     at += 2;
     if (l.T == 1) {
       // Dense layer: (A A^T) o (Delta Delta^T), N^2 (d + p) instead of N^2 d p.
-      auto g = torch::mm(A.select(1, 0), B.select(1, 0).t());
-      g.mul_(torch::mm(D.select(1, 0), E.select(1, 0).t()));
-      o += g.to(torch::kFloat64);
+      // The product of two float32 numbers is exact to one rounding: it may
+      // stay float32 (in float64 the MLP bench, N = 2000, took 0.60 s, not 0.39).
+      auto g = inner_gram(A.select(1, 0), B.select(1, 0));
+      auto h = inner_gram(D.select(1, 0), E.select(1, 0));
+      if (g.scalar_type() == h.scalar_type())
+        o += g.mul_(h);
+      else
+        o += g.to(torch::kFloat64).mul_(h);
     } else {
       o += ghost_gram(A, D, B, E);
     }
@@ -109,6 +147,9 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
       add_chunk(plan, a, b, i, ie, c0, symmetric, rows_part, out.slice(0, i, ie).slice(1, c0));
     }
   }
+  // The parts hold gradients of loss_i / s_i: K_ij = s_i s_j K'_ij.
+  auto scale = [](const GradBlock& g) { return g.parts.back().reshape({-1}).to(torch::kFloat64); };
+  out.mul_(scale(a).unsqueeze(1)).mul_(scale(b).unsqueeze(0));  // no N x N temporary
   if (!symmetric) return out;
   // Mirror the part right of each diagonal block into the rows below, in
   // place: no second N x N matrix (N = 20000: 3.2 GB each). A diagonal block

@@ -205,6 +205,36 @@ GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_
 
 namespace {
 
+// In float64 from the model's logits (n x classes: negligible cost): the
+// softmax subtracts the row maximum, so every p_k is relatively accurate,
+// and the true class gets -(sum of the others) instead of p_y - 1, which
+// cancels to nothing once p_y rounds to 1 (1 - p_y < 6e-8 in float32).
+// Returns the gradient and the sums of the others (n x 1), in float64.
+std::pair<torch::Tensor, torch::Tensor> stable_gradient(const torch::Tensor& logits, const torch::Tensor& y) {
+  auto p = torch::softmax(logits.detach().to(torch::kFloat64), 1);
+  auto idx = y.reshape({-1, 1});
+  auto others = p.scatter(1, idx, 0.0);
+  auto rest = others.sum(1, true);
+  return {others.scatter(1, idx, -rest), rest};
+}
+
+}  // namespace
+
+torch::Tensor logit_gradient(const torch::Tensor& logits, const torch::Tensor& y) {
+  return stable_gradient(logits, y).first.to(logits.scalar_type());
+}
+
+torch::Tensor scaled_logit_gradient(const torch::Tensor& logits, const torch::Tensor& y, torch::Tensor& scale) {
+  auto [g, rest] = stable_gradient(logits, y);
+  // The scale as the model dtype holds it; dividing by that very number
+  // keeps s_i * (g_i / s_i) = g_i to rounding. 0 (underflow): no gradient.
+  scale = rest.to(logits.scalar_type());
+  auto s = scale.to(torch::kFloat64);
+  return torch::where(s > 0, g / s, torch::zeros_like(g)).to(logits.scalar_type());
+}
+
+namespace {
+
 // Examples per forward/backward pass: about 2^23 numbers of activations,
 // layer inputs and columns per pass (32 MB in float32). Smaller passes bound
 // a rank's peak whatever N/P is and, probably, keep the temporaries in
@@ -221,17 +251,20 @@ int64_t examples_per_pass(const GradPlan& plan, int64_t n) {
 
 // Examples [i, i + m) of x: one batched forward and one backward of the SUM
 // of their losses; since no layer mixes examples, d(sum)/d(output_i) =
-// d(loss_i)/d(output_i). Writes rows i.. of every part of `blk`.
+// d(loss_i)/d(output_i). The backward starts from the logits with the
+// stable loss gradient (logit_gradient), not from the loss. Writes rows i..
+// of every part of `blk`.
 void fill_pass(Net& net, const GradPlan& plan, const torch::Tensor& x, const torch::Tensor& y,
                GradBlock& blk, int64_t i) {
   const int64_t m = x.size(0);
   Taped tape;
   auto logits = net->forward(x, &tape);
-  auto loss = torch::nn::functional::cross_entropy(
-      logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
   std::vector<torch::Tensor> outputs;
   for (const auto& e : tape.entries) outputs.push_back(e.output);
-  auto deltas = torch::autograd::grad({loss}, outputs, {}, /*retain_graph=*/false,
+  torch::Tensor scale;
+  auto start = scaled_logit_gradient(logits, y, scale);
+  blk.parts.back().slice(0, i, i + m).copy_(scale);
+  auto deltas = torch::autograd::grad({logits}, outputs, {start}, /*retain_graph=*/false,
                                       /*create_graph=*/false, /*allow_unused=*/true);
   STIFF_CHECK(tape.entries.size() == plan.layers.size(), "compute_block: the plan does not match the model");
   torch::NoGradGuard no_grad;
@@ -245,7 +278,7 @@ void fill_pass(Net& net, const GradPlan& plan, const torch::Tensor& x, const tor
       blk.parts[at++].slice(0, i, i + m).copy_(input_factor(e));
       blk.parts[at++].slice(0, i, i + m).copy_(output_factor(e, delta));
     } else {
-      write_rows(e, delta, blk.parts.back().slice(0, i, i + m).narrow(1, off, lp.row_width));
+      write_rows(e, delta, blk.parts[blk.parts.size() - 2].slice(0, i, i + m).narrow(1, off, lp.row_width));
       off += lp.row_width;
     }
   }
@@ -257,20 +290,23 @@ GradBlock compute_block(Net& net, const GradPlan& plan, const torch::Tensor& x, 
                         int64_t pass) {
   GradBlock blk;
   blk.n = x.size(0);
+  auto opts = net->parameters()[0].options().requires_grad(false);
   if (plan.loop) {
-    blk.parts.push_back(per_example_gradients_loop(net, x, y));
+    blk.parts.push_back(torch::Tensor());
+    blk.parts.push_back(torch::empty({blk.n, 1}, opts));
+    blk.parts[0] = scaled_loop(net, x, y, blk.parts[1]);
     return blk;
   }
   // The parts, allocated once (also for a rank with no examples): {A, Delta}
   // per factor layer, then all materialised layers side by side in ONE row
   // buffer: one GEMM for their Gram, one part on the ring.
-  auto opts = net->parameters()[0].options().requires_grad(false);
   for (const auto& l : plan.layers) {
     if (l.method != GradMethod::factor) continue;
     blk.parts.push_back(torch::empty({blk.n, l.T, l.d}, opts));
     blk.parts.push_back(torch::empty({blk.n, l.T, l.p}, opts));
   }
   if (plan.rows_width() > 0) blk.parts.push_back(torch::empty({blk.n, plan.rows_width()}, opts));
+  blk.parts.push_back(torch::empty({blk.n, 1}, opts));  // the scales
   EvalGuard eval(net);
   if (pass <= 0) pass = examples_per_pass(plan, blk.n);
   for (int64_t i = 0; i < blk.n; i += pass) {
@@ -327,17 +363,25 @@ GradBlock unpack(const torch::Tensor& flat, int64_t n, const std::vector<std::ve
 }
 
 torch::Tensor per_example_gradients_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y) {
+  auto scale = torch::empty({x.size(0), 1}, net->parameters()[0].options().requires_grad(false));
+  auto G = scaled_loop(net, x, y, scale);
+  return G.mul_(scale);
+}
+
+torch::Tensor scaled_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y, torch::Tensor scale) {
   EvalGuard eval(net);
   auto params = net->parameters();
   int64_t D = 0;
   for (const auto& p : params) D += p.numel();
   auto G = torch::empty({x.size(0), D}, params[0].options().requires_grad(false));
   for (int64_t i = 0; i < x.size(0); ++i) {
+    // From the logits with the stable, scaled loss gradient, like the fast
+    // paths: also for TorchScript modules, whose loss is never formed inside.
     auto logits = net->forward(x.slice(0, i, i + 1));
-    auto loss = torch::nn::functional::cross_entropy(
-        logits, y.slice(0, i, i + 1),
-        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-    auto grads = torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);
+    torch::Tensor s;
+    auto start = scaled_logit_gradient(logits, y.slice(0, i, i + 1), s);
+    scale.slice(0, i, i + 1).copy_(s);
+    auto grads = torch::autograd::grad({logits}, params, {start}, false, false, /*allow_unused=*/true);
     int64_t off = 0;
     for (size_t k = 0; k < grads.size(); ++k) {
       const int64_t len = params[k].numel();

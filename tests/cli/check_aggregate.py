@@ -7,7 +7,8 @@ usage: check_aggregate.py OUT_DIR RUN.h5... [--format png] [--no-figures]
   row per measurement x pair set, in file order;
 - every value equals the file's: config keys (from the root `config`
   attribute), ranks, step, epoch, losses, accuracies, within/between cosine
-  and sign stiffness, xi (attribute xi_linear, empty when absent) -- numbers
+  and sign stiffness, xi (attribute xi_linear, empty when absent; inside the
+  stored fit range), xi_status and half_length (empty in older files) -- numbers
   exactly, since the CSV holds them in shortest round-trip form;
 - runs.txt lists the runs; the figures exist and are not empty: a heatmap per
   run, stiffness against step per pair set, stiffness against distance per run
@@ -24,7 +25,8 @@ import sys
 import h5py
 
 FIXED = ["ranks", "step", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-         "pair_set", "within_cosine", "between_cosine", "within_sign", "between_sign", "xi"]
+         "pair_set", "within_cosine", "between_cosine", "within_sign", "between_sign", "xi",
+         "xi_status", "half_length"]
 PAIR_SETS = ["train_train", "train_val", "val_val"]
 
 problems = []
@@ -73,6 +75,18 @@ def expected_rows(path):
                 has_xi |= xi is not None
                 out.append((config, ranks, dict(m.attrs), ps, dict(g.attrs), xi))
     return out, has_distance, has_xi
+
+
+def m_dist_range(path, step, ps):
+    """The stored fit range of a measurement's pair set, or None (older files)."""
+    with h5py.File(path, "r") as f:
+        for name in f["measurements"]:
+            m = f["measurements"][name]
+            if int(m.attrs["step"]) == int(step) and "distance" in m:
+                a = m["distance"][ps].attrs
+                if "fit_min_distance" in a:
+                    return float(a["fit_min_distance"]), float(a["fit_max_distance"])
+    return None
 
 
 def main():
@@ -135,6 +149,19 @@ def main():
                 bad(f"{where}: xi = {r['xi']!r}, the file has no xi_linear")
             if xi is not None and not same_number(r["xi"], xi):
                 bad(f"{where}: xi = {r['xi']!r}, file has {xi!r}")
+            # Format 2 on: why xi is NaN, and the half-stiffness length (empty before).
+            status = gattrs.get("xi_linear_status", "")
+            status = status.decode() if isinstance(status, bytes) else str(status)
+            if r["xi_status"] != status:
+                bad(f"{where}: xi_status = {r['xi_status']!r}, file has {status!r}")
+            half = gattrs.get("half_length")
+            if (half is None and r["half_length"] != "") or (
+                    half is not None and not same_number(r["half_length"], float(half))):
+                bad(f"{where}: half_length = {r['half_length']!r}, file has {half!r}")
+            if xi is not None and not math.isnan(xi):
+                lo = m_dist_range(path, mattrs["step"], ps)
+                if lo is not None and not (lo[0] <= xi <= lo[1]):
+                    bad(f"{where}: xi = {xi} outside the observed range {lo}")
             checked += 1
 
     listed = [l.strip() for l in open(os.path.join(a.out, "runs.txt")) if l.strip()]

@@ -55,6 +55,34 @@ timeout 120 mpiexec -n 2 --oversubscribe "$STIFFNESS_BIN" aggregate "$RUNS/mlp-l
 (($(grep -c '^aggregate:' "$TMP/mpi.out") == 1)) || fail "aggregate on 2 ranks did not print one summary"
 "$PY" "$CLI_DIR/check_aggregate.py" "$TMP/mpi" "$RUNS/mlp-lr1e-3.h5" --no-figures || fail "2-rank CSV disagrees"
 
+# --- a file of format stiffness/1 (before xi's status, the fit range and the
+# half length): still read; its new CSV columns are empty; its figures drawn.
+OLD="$TMP/old/mlp-old.h5"
+mkdir -p "$TMP/old" && cp "$RUNS/mlp-lr1e-3.h5" "$OLD"
+"$PY" - "$OLD" <<'PYEOF' || fail "could not make a format-1 file"
+import sys, h5py
+new = ("xi_linear_status", "half_length", "fit_min_distance", "fit_max_distance",
+       "xi_linear_cosine_status", "xi_linear_sign_status", "half_length_cosine", "half_length_sign",
+       "half_reference_cosine", "half_reference_sign", "half_length_cosine_status",
+       "half_length_sign_status")
+with h5py.File(sys.argv[1], "r+") as f:
+    assert f.attrs["format"] == "stiffness/2", f.attrs["format"]
+    f.attrs["format"] = "stiffness/1"
+    def strip(name, obj):
+        for k in new:
+            if k in obj.attrs:
+                del obj.attrs[k]
+    f.visititems(strip)
+PYEOF
+rc=0
+"$STIFFNESS_BIN" aggregate "$OLD" "$RUNS/cnn-lr1e-3.h5" --output-dir "$TMP/oldagg" >"$TMP/old.out" 2>&1 || rc=$?
+((rc == 0)) || { fail "aggregate of a format-1 file exited $rc"; cat "$TMP/old.out" >&2; }
+"$PY" "$CLI_DIR/check_aggregate.py" "$TMP/oldagg" "$OLD" "$RUNS/cnn-lr1e-3.h5" || fail "format-1 CSV disagrees"
+"$PY" -c 'import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if "mlp-old" in r["run"]]
+assert rows and all(r["xi_status"] == "" and r["half_length"] == "" for r in rows), rows[:1]' \
+  "$TMP/oldagg/runs.csv" || fail "format-1 rows should have empty xi_status and half_length"
+
 # --- bad input: exit 1 and ONE line naming the problem -----------------------
 expect_error() {  # expect_error WHAT PATTERN ARGS...
   local what=$1 pattern=$2 rc=0

@@ -95,10 +95,11 @@ TEST(PerExample, MaterializedRowsEqualLoopRows) {
   auto plan = plan_gradients(net, d.x[0], 6, "materialize");
   auto blk = compute_block(net, plan, d.x, d.y);
   int64_t off = 0, col = 0;
-  ASSERT_EQ(blk.parts.size(), 1u);  // all materialised layers in one part
+  ASSERT_EQ(blk.parts.size(), 2u);  // all materialised layers in one part, then the scales
+  const auto rows = blk.parts[0] * blk.parts[1];  // the rows are gradients of loss_i / s_i
   for (size_t l = 0; l < plan.layers.size(); ++l) {
     const int64_t p = plan.layers[l].p, din = plan.layers[l].d - 1;
-    auto M = blk.parts[0].slice(1, col, col + p * (din + 1)).reshape({6, p, din + 1});
+    auto M = rows.slice(1, col, col + p * (din + 1)).reshape({6, p, din + 1});
     col += p * (din + 1);
     auto w = M.slice(2, 0, din).reshape({6, -1});
     auto b = M.select(2, din);

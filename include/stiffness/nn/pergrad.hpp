@@ -47,7 +47,11 @@ GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_
 
 // One rank's examples in gradient form: {A, Delta} for each factor layer in
 // order, then ONE part with the rows of all materialised layers side by side
-// (if any); with loop one part {G} for the whole model.
+// (if any); with loop one part {G} for the whole model. LAST, always, the
+// scales s (n x 1, model dtype): the other parts hold the gradients of
+// loss_i / s_i, with s_i = 1 - p_y (docs/metrics.md), so that a confidently
+// fitted example's gradient does not sink into float32's denormal range in
+// the Gram's products; gram_tile multiplies K_ij by s_i s_j in float64.
 struct GradBlock {
   int64_t n = 0;
   std::vector<torch::Tensor> parts;
@@ -77,8 +81,22 @@ std::vector<std::vector<int64_t>> part_shapes(const GradBlock& b);  // shapes wi
 int64_t packed_numel(const std::vector<std::vector<int64_t>>& shapes, int64_t n);
 GradBlock unpack(const torch::Tensor& flat, int64_t n, const std::vector<std::vector<int64_t>>& shapes);
 
+// d(cross-entropy of each row)/d(logits) without cancellation: p = softmax
+// of the logits, with -(sum of p over the other classes) for the true class
+// in place of p_y - 1 (docs/metrics.md). Computed in float64, returned in
+// the logits' dtype. Every backward of the per-example code starts here.
+torch::Tensor logit_gradient(const torch::Tensor& logits, const torch::Tensor& y);
+
+// The same divided by each row's scale s_i = sum of p over the other classes
+// (so that the true class gets -1), and the scales (n x 1), both in the
+// logits' dtype. A row whose scale underflows to 0 gets a zero gradient.
+torch::Tensor scaled_logit_gradient(const torch::Tensor& logits, const torch::Tensor& y, torch::Tensor& scale);
+
 // The reference: per-example gradients over all parameters, one autograd
 // call per example, as rows of an n x D matrix (parameter order of the model).
 torch::Tensor per_example_gradients_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y);
+
+// The same rows for loss_i / s_i, writing the scales s_i into `scale` (n x 1).
+torch::Tensor scaled_loop(Net& net, const torch::Tensor& x, const torch::Tensor& y, torch::Tensor scale);
 
 }  // namespace stiffness
