@@ -215,10 +215,12 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   spdlog::info(
       "measured step {} (epoch {:.2f}) in {:.2f} s [grad+ring {:.2f} s, wait {:.2f} s]: "
       "train loss {:.4f} acc {:.3f}, val loss {:.4f} acc {:.3f}; train-train cosine "
-      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f}; peak RSS {:.2f} GB/rank{}{}",
+      "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f} ({}), half length {:.3f}; "
+      "peak RSS {:.2f} GB/rank{}{}",
       step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, tr.loss, tr.accuracy, va.loss,
       va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign,
-      sum.results.distance[kTrainTrain].xi_linear_cosine, info.peak_rss_mb / 1024,
+      sum.results.distance[kTrainTrain].xi_linear_cosine, sum.results.distance[kTrainTrain].xi_linear_cosine_status,
+      sum.results.distance[kTrainTrain].half_length_cosine, info.peak_rss_mb / 1024,
       info.device_memory_mb >= 0 ? fmt::format(", GPU memory {:.2f} GB", info.device_memory_mb / 1024) : "",
       store ? "" : "; K not stored (--store-k " + ctx.c.store_k + ")");
   return sum;
