@@ -61,6 +61,11 @@ struct Config {
   bool overwrite = false;         // replace an existing output file
   int threads = 0;                // intra-op threads per rank (0 = cores on node / ranks on node)
   double progress_seconds = 10;   // rank 0 progress line interval
+  // Crash safety: a checkpoint after every measurement and every this many
+  // minutes of training (a run shorter than that only gets the former);
+  // 0 = checkpoints on a preemption signal only.
+  double checkpoint_minutes = 30;
+  bool check_only = false;        // parse and validate the options, then exit (for sweeps)
 
   // Not options: where the values came from, for provenance.
   std::string config_file;

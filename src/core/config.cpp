@@ -79,7 +79,9 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
     ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")
     ("threads", po::value(&c.threads)->default_value(c.threads), "threads per rank (0 = cores / ranks on the node)")
-    ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0");
+    ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0")
+    ("checkpoint-minutes", po::value(&c.checkpoint_minutes)->default_value(c.checkpoint_minutes), "checkpoint after every measurement and every this many minutes (0 = only on a preemption signal)")
+    ("check-only", po::bool_switch(&c.check_only), "check the options and exit without running (exit 0 when valid)");
   // clang-format on
   return all;
 }
@@ -187,6 +189,7 @@ void validate(const Config& c) {
   need(c.eval_examples >= 0, "--eval-examples: must be >= 0, got " + std::to_string(c.eval_examples));
   need(c.measure_log >= 0, "--measure-log: must be >= 0, got " + std::to_string(c.measure_log));
   need(c.distance_bins >= 0 && c.distance_bins <= 100000, "--distance-bins: must be in [0, 100000], got " + std::to_string(c.distance_bins));
+  need(c.checkpoint_minutes >= 0, "--checkpoint-minutes: must be >= 0, got " + num(c.checkpoint_minutes));
   need(c.threads >= 0, "--threads: must be >= 0, got " + std::to_string(c.threads));
   need(!c.output.empty(), "--output: must not be empty");
   for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
@@ -241,7 +244,8 @@ std::string to_ini(const Config& c) {
     << "save-params = " << (c.save_params ? "true" : "false") << "\n"
     << "output = " << c.output << "\n"
     << "threads = " << c.threads << "\n"
-    << "progress-seconds = " << c.progress_seconds << "\n";
+    << "progress-seconds = " << c.progress_seconds << "\n"
+    << "checkpoint-minutes = " << c.checkpoint_minutes << "\n";
   return o.str();
 }
 
