@@ -51,19 +51,19 @@ if [[ -n $config ]]; then
   results=$(readlink -m "${results:-results/$name}")
   mkdir -p "$results"
   grid=$results/$name.grid
+  # Expanded and checked beside, moved into place only when every run passes.
   grid_expand_sweep "$grid.new" "$config" "${sweep[@]}" || exit 2
-  grid_check "$grid.new" || { rm -f "$grid.new"; exit 2; }
+  grid_check "$grid.new" "the sweep" && grid_validate "$grid.new" "$bin" "$@" || { rm -f "$grid.new"; exit 2; }
   mv "$grid.new" "$grid"
 else
   (($# >= 1)) || usage
   [[ -r $1 && ! -d $1 ]] || { echo "run-grid.sh: cannot read grid file '$1'" >&2; exit 2; }
   grid=$(readlink -f "$1")
   shift
-  grid_check "$grid" || exit 2
+  grid_check "$grid" && grid_validate "$grid" "$bin" "$@" || exit 2
   name=$(basename "$grid" .grid)
   results=$(readlink -m "${results:-results/$name}")
 fi
-grid_validate "$grid" "$bin" "$@" || exit 2
 aggdir=$(readlink -m "${aggdir:-$results/aggregate}")
 mkdir -p "$results"
 # Open MPI refuses to start as root unless told (containers, fresh machines).

@@ -57,19 +57,20 @@ grid_row() {
   [[ -n $ROW_NAME ]] || { grid_error "'$grid' has no 'name' column"; return 2; }
 }
 
-# grid_check GRID: every run name is a plain, unique file name.
+# grid_check GRID [LABEL]: every run name is a plain, unique file name.
+# LABEL names the grid in messages (default: its path).
 grid_check() {
-  local grid=$1 names dup
-  (($(grid_rows "$grid") >= 1)) || { grid_error "'$grid' has no rows under its header line"; return 2; }
+  local grid=$1 label=${2:-"'$1'"} names dup
+  (($(grid_rows "$grid") >= 1)) || { grid_error "$label has no rows under its header line"; return 2; }
   names=$(grid_lines "$grid" | tail -n +2 | awk -v h="$(grid_lines "$grid" | head -n 1)" '
     BEGIN { n = split(h, cols); for (i = 1; i <= n; i++) if (cols[i] == "name") c = i }
     { print (c ? $c : "") }')
   [[ -n $(grid_lines "$grid" | head -n 1 | tr -s ' \t' '\n' | grep -x name) ]] ||
-    { grid_error "'$grid' has no 'name' column"; return 2; }
+    { grid_error "$label has no 'name' column"; return 2; }
   dup=$(sort <<<"$names" | uniq -d | head -n 1)
-  [[ -z $dup ]] || { grid_error "run name '$dup' appears twice in '$grid' (name clash: both would write $dup.h5)"; return 2; }
+  [[ -z $dup ]] || { grid_error "run name '$dup' appears twice in $label (name clash: both would write $dup.h5)"; return 2; }
   if grep -q '[^A-Za-z0-9._+=-]' <<<"$names"; then
-    grid_error "'$grid': run names may hold only letters, digits and . _ + = - (got '$(grep -m1 '[^A-Za-z0-9._+=-]' <<<"$names")')"
+    grid_error "$label: run names may hold only letters, digits and . _ + = - (got '$(grep -m1 '[^A-Za-z0-9._+=-]' <<<"$names")')"
     return 2
   fi
 }

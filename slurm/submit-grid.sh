@@ -69,6 +69,7 @@ done
 [[ -r $script ]] || { echo "submit-grid.sh: --script: cannot read '$script'" >&2; exit 2; }
 script=$(readlink -f "$script")
 bin=${STIFFNESS_BIN:-$root/build/stiffness}
+export STIFFNESS_ROOT=${STIFFNESS_ROOT:-$root}
 
 if [[ -n $config ]]; then
   [[ -r $config && ! -d $config ]] || { echo "submit-grid.sh: --config: cannot read config file '$config'" >&2; exit 2; }
@@ -79,21 +80,21 @@ if [[ -n $config ]]; then
   results=$(readlink -m "${results:-results/$name}")
   mkdir -p "$results"
   grid=$results/$name.grid
+  # Expanded and checked beside, moved into place only when every run passes.
   grid_expand_sweep "$grid.new" "$config" "${sweep[@]}" || exit 2
-  grid_check "$grid.new" || { rm -f "$grid.new"; exit 2; }
+  grid_check "$grid.new" "the sweep" && grid_validate "$grid.new" "$bin" "$@" || { rm -f "$grid.new"; exit 2; }
   mv "$grid.new" "$grid"
 else
   (($# >= 1)) || usage
   [[ -r $1 && ! -d $1 ]] || { echo "submit-grid.sh: cannot read grid file '$1'" >&2; exit 2; }
   grid=$(readlink -f "$1")
   shift
-  grid_check "$grid" || exit 2
+  grid_check "$grid" && grid_validate "$grid" "$bin" "$@" || exit 2
   name=$(basename "$grid" .grid)
   results=$(readlink -m "${results:-results/$name}")
 fi
 rows=$(grid_rows "$grid")
-export STIFFNESS_ROOT=${STIFFNESS_ROOT:-$root} STIFFNESS_RESULTS=$results
-grid_validate "$grid" "$bin" "$@" || exit 2
+export STIFFNESS_RESULTS=$results
 missing=$(grid_missing "$grid" "$results")
 
 aggdir=$(readlink -m "${aggdir:-$results/aggregate}")

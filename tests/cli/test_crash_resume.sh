@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_tmp
 
 # Same relative --output in two folders: the files' config and command line match.
-JOB=("${SMALL[@]}" --model mlp --widths 32,16 --seed 3 --steps 2500 --measure-log 7
+JOB=("${SMALL[@]}" --model mlp --widths 32,16 --seed 3 --steps 600 --measure-log 7
      --measure-epochs false -o run.h5)
 mkdir -p "$TMP/ref" "$TMP/crash"
 (cd "$TMP/ref" && run_ok 2 "$TMP/ref/log" "${JOB[@]}") || die "the uninterrupted run failed"

@@ -104,8 +104,10 @@ bad() {  # NAME PATTERN SWEEP...
 bad unknown "run 'lr-1e-3_foo-1' would be rejected: bad option: unrecognised option '--foo'" lr=1e-3 foo=1,2
 bad empty "empty value in the list of 'lr'" lr=1e-3,,1e-2
 bad empty2 "empty value in the list of 'seed'" lr=1e-3 seed=
-bad clash "name clash" lr=1e-3,1e-3
+bad clash "appears twice in the sweep (name clash" lr=1e-3,1e-3
 bad twice "option 'lr' is given twice" lr=1e-3 lr=1e-2
 bad value "run 'lr--1' would be rejected: --lr: learning rate must be > 0, got -1" lr=1e-3,-1
 bad batch "run 'model-mlp_batch-size-0' would be rejected: --batch-size: must be positive" model=mlp batch-size=0
+[[ -e $RES/tiny.grid.new ]] && fail "a rejected sweep left tiny.grid.new"
+(($(grep -vc '^#' "$RES/tiny.grid") == 5)) || fail "a rejected sweep changed the expanded grid $RES/tiny.grid"
 finish
