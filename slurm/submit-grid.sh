@@ -110,7 +110,9 @@ if [[ -n $missing ]]; then
     "${array_opts[@]}" "$script" "$grid" "$@")
   array_id=${array_id%%;*}
   n_missing=$(tr ',' '\n' <<<"$missing" | wc -l)
-  echo "array job:   $array_id (tasks $array: $n_missing of $rows runs; the others are finished) -> $results/<name>.h5"
+  note=""
+  ((n_missing == rows)) || note="; the other $((rows - n_missing)) are finished"
+  echo "array job:   $array_id (tasks $array: $n_missing of $rows runs$note) -> $results/<name>.h5"
   # afterok: start only when EVERY task ended with exit status 0; if one
   # fails, the dependency can never be met and --kill-on-invalid-dep cancels
   # the aggregation (instead of leaving it pending as
