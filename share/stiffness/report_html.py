@@ -57,10 +57,10 @@ def run_table(rows):
     runs = OrderedDict()
     for r in rows:
         runs.setdefault(r["run"], []).append(r)
-    fixed = {"run", "ranks", "step", "epoch", "train_loss", "train_accuracy", "val_loss",
-             "val_accuracy", "pair_set", "within_cosine", "between_cosine", "within_sign",
-             "between_sign", "xi"}
-    keys = [k for k in (rows[0].keys() if rows else []) if k not in fixed and k not in HIDDEN]
+    # runs.csv: `run`, then the config keys, then the file's own columns from `ranks` on.
+    header = list(rows[0].keys()) if rows else []
+    end = header.index("ranks") if "ranks" in header else len(header)
+    keys = [k for k in header[1:end] if k not in HIDDEN]
     varying = [k for k in keys if len({r.get(k, "") for r in rows}) > 1]
     shown = varying or [k for k in ("model", "lr", "seed") if k in keys]
     head = ["run"] + shown + ["ranks", "measurements", "last step", "train loss", "train acc",
