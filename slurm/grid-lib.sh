@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Grids and sweeps, shared by slurm/submit-grid.sh, slurm/grid.sbatch and
 # jobs/run-grid.sh (sourced; defines functions only). Format of a grid file:
 # docs/slurm.md. A sweep is the Cartesian product of value lists,
@@ -65,7 +66,7 @@ grid_check() {
   names=$(grid_lines "$grid" | tail -n +2 | awk -v h="$(grid_lines "$grid" | head -n 1)" '
     BEGIN { n = split(h, cols); for (i = 1; i <= n; i++) if (cols[i] == "name") c = i }
     { print (c ? $c : "") }')
-  [[ -n $(grid_lines "$grid" | head -n 1 | tr -s ' \t' '\n' | grep -x name) ]] ||
+  grid_lines "$grid" | head -n 1 | tr -s ' \t' '\n' | grep -qx name ||
     { grid_error "$label has no 'name' column"; return 2; }
   dup=$(sort <<<"$names" | uniq -d | head -n 1)
   [[ -z $dup ]] || { grid_error "run name '$dup' appears twice in $label (name clash: both would write $dup.h5)"; return 2; }
@@ -98,23 +99,23 @@ grid_expand_sweep() {
   done
   # The Cartesian product, first key slowest: grow the list of partial rows
   # ("name<TAB>values") one key at a time.
-  local rows=($'\t') next row name vals
+  local combos=($'\t') next row name vals
   for i in "${!keys[@]}"; do
     next=()
     IFS=, read -r -a vals <<<"${lists[$i]}"
-    for row in "${rows[@]}"; do
+    for row in "${combos[@]}"; do
       for v in "${vals[@]}"; do
         name=${row%%$'\t'*} 
         next+=("${name:+${name}_}${keys[$i]}-${v//\//-}"$'\t'"${row#*$'\t'} $v")
       done
     done
-    rows=("${next[@]}")
+    combos=("${next[@]}")
   done
   {
     echo "# Expanded by $GRID_PROG from: --config $config $*"
     echo "# One run per row; resubmitting runs only the rows whose <name>.h5 is missing."
     echo "name config ${keys[*]}"
-    for row in "${rows[@]}"; do echo "${row%%$'\t'*} $config${row#*$'\t'}"; done
+    for row in "${combos[@]}"; do echo "${row%%$'\t'*} $config${row#*$'\t'}"; done
   } >"$out.tmp" && mv "$out.tmp" "$out"
 }
 
@@ -138,12 +139,12 @@ grid_validate() {
 # grid_missing GRID RESULTS: prints the row numbers (from 0) whose
 # RESULTS/<name>.h5 does not exist, comma-separated.
 grid_missing() {
-  local grid=$1 results=$2 n t missing=()
+  local grid=$1 results=$2 n t todo=()
   n=$(grid_rows "$grid")
   for ((t = 0; t < n; t++)); do
     grid_row "$grid" "$t" || return 2
-    [[ -e $results/$ROW_NAME.h5 ]] || missing+=("$t")
+    [[ -e $results/$ROW_NAME.h5 ]] || todo+=("$t")
   done
   local IFS=,
-  echo "${missing[*]}"
+  echo "${todo[*]}"
 }

@@ -58,8 +58,10 @@ while (($# > 0)); do
         array_opts+=($2)
       fi
       shift 2 ;;
-    # shellcheck disable=SC2206
-    --aggregate-sbatch) agg_opts+=($2); shift 2 ;;
+    --aggregate-sbatch)
+      # shellcheck disable=SC2206
+      agg_opts+=($2)
+      shift 2 ;;
     --afterany) dependency=afterany; shift ;;
     -h|--help) usage 0 ;;
     -*) echo "submit-grid.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
