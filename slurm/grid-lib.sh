@@ -148,3 +148,15 @@ grid_missing() {
   local IFS=,
   echo "${todo[*]}"
 }
+
+# grid_ranges LIST: "0,1,2,5,7,8" -> "0-2,5,7-8" (a short --array spec).
+grid_ranges() {
+  local IFS=, out=() first="" last="" t
+  for t in $1; do
+    if [[ -n $last ]] && ((t == last + 1)); then last=$t; continue; fi
+    [[ -n $first ]] && out+=("$first$( ((last > first)) && echo "-$last")")
+    first=$t last=$t
+  done
+  [[ -n $first ]] && out+=("$first$( ((last > first)) && echo "-$last")")
+  echo "${out[*]}"
+}

@@ -106,7 +106,7 @@ mkdir -p "$results" "$logs"   # Slurm does not create the folder of a log file
 echo "grid:        $grid ($rows runs)"
 array_id="" dep=()
 if [[ -n $missing ]]; then
-  array="$missing${max_parallel:+%$max_parallel}"
+  array="$(grid_ranges "$missing")${max_parallel:+%$max_parallel}"
   # --parsable prints "<job id>[;cluster]"; the array's job id names all its tasks.
   array_id=$(sbatch --parsable --array="$array" --output="$logs/%x-%A_%a.out" \
     "${array_opts[@]}" "$script" "$grid" "$@")

@@ -81,7 +81,7 @@ grep -q -- "--ntasks=3 $TMP/gpu.sbatch $RES/tiny.grid" "$CALLS" || fail "--sbatc
 printf 'name model lr\nm1 mlp 0.001\nm2 mlp 0.002\n' >"$TMP/two.grid"
 : >"$CALLS"
 "${SG[@]}" "$TMP/two.grid" --config "$TMP/tiny.ini" >"$TMP/sg2.out" 2>&1 || fail "grid file: $(cat "$TMP/sg2.out")"
-grep -q -- "--array=0,1 .*$TMP/two.grid --config $TMP/tiny.ini" "$CALLS" || fail "grid file not submitted: $(cat "$CALLS")"
+grep -q -- "--array=0-1 .*$TMP/two.grid --config $TMP/tiny.ini" "$CALLS" || fail "grid file not submitted: $(cat "$CALLS")"
 
 # Bad sweeps: one line, exit 2, nothing submitted (both scripts).
 bad() {  # NAME PATTERN SWEEP...
