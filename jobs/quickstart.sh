@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds stiffness and runs the default job (jobs/quickstart.ini) on 2 MPI
-# ranks, writing results/quickstart.h5. Works from any directory.
+# ranks, writing results/quickstart.h5; then prints its measurements as a
+# table (`stiffness summary`) and draws the aggregate figures of the run with
+# their report page (`stiffness aggregate` -> results/quickstart-aggregate/).
+# Works from any directory.
 set -euo pipefail
 
 # The repository root is the parent of this script's directory.
@@ -19,5 +22,12 @@ mkdir -p results
 mpiexec -n 2 --oversubscribe build/stiffness train \
   --config jobs/quickstart.ini --output results/quickstart.h5 --overwrite
 
+echo
+# The measurements (train-train pairs; --pair-set all for the others).
+build/stiffness summary results/quickstart.h5
+echo
+build/stiffness aggregate results/quickstart.h5 --output-dir results/quickstart-aggregate
+echo
 echo "Results: $(pwd)/results/quickstart.h5"
-echo "Inspect: /usr/bin/python3 -c \"import h5py; f = h5py.File('results/quickstart.h5', 'r'); f.visit(print); print(dict(f.attrs))\""
+echo "Figures: $(pwd)/results/quickstart-aggregate/ (open index.html in a browser: table and every figure)"
+echo "Table:   build/stiffness summary results/quickstart.h5 [--format csv|jsonl]"

@@ -30,6 +30,8 @@ PACKAGES=(
   # daemons and clients, munge for authentication, and the unversioned
   # libpmix.so that `srun --mpi=pmix` loads (Debian's Open MPI speaks PMIx only).
   slurm-wlm munge libpmix-dev
+  # The test of the aggregate's index.html renders it in a real headless browser.
+  chromium
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -32,7 +32,8 @@ stiffness_requeue_id() {
 }
 
 # run_preemptible COMMAND [ARGS...]: runs the step, returns its exit status
-# (0 after a requeue, which is not a failure of this run).
+# (0 after a requeue, which is not a failure of this run; STIFFNESS_REQUEUED=1
+# then).
 run_preemptible() {
   local step_pid rc
   "$@" &
@@ -56,6 +57,7 @@ run_preemptible() {
     id=$(stiffness_requeue_id)
     echo "[$(date +%T)] job step stopped at a checkpoint (exit 3); requeueing ${id} (restart count so far: ${SLURM_RESTART_COUNT:-0})" >&2
     if scontrol requeue "$id"; then
+      STIFFNESS_REQUEUED=1  # the output is not there yet, and that is fine
       return 0
     fi
     echo "[$(date +%T)] scontrol requeue ${id} failed; submit the same job again to resume from the checkpoint" >&2

@@ -1,6 +1,7 @@
 // Thin entry point: `stiffness <command> [options]`.
 //   train      the main job (src/nn/job.cpp)
 //   aggregate  many runs' files -> one CSV and figures (src/core/aggregate.cpp)
+//   summary    a run file's measurements as a table (src/core/summary.cpp)
 // Errors reported on every rank end the run with exit code 1; an unexpected
 // error after setup aborts all ranks so that none is left hanging.
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "stiffness/mpi_comm.hpp"
 #include "stiffness/nn/job.hpp"
 #include "stiffness/provenance.hpp"
+#include "stiffness/summary.hpp"
 
 namespace {
 
@@ -19,7 +21,8 @@ const char* kUsage =
     "usage: stiffness <command> [options]\n"
     "commands:\n"
     "  train --config FILE [options]   train data-parallel and measure stiffness (--help lists options)\n"
-    "  aggregate [options] RUNS...     collect run files into one CSV and figures (--help lists options)\n";
+    "  aggregate [options] RUNS...     collect run files into one CSV and figures (--help lists options)\n"
+    "  summary [options] RUN.h5...     print a run's measurements as a table, or CSV / JSON lines\n";
 
 }  // namespace
 
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
     stiffness::MpiComm world(MPI_COMM_WORLD);
     if (cmd == "train") return stiffness::run_train(world, argc - 1, argv + 1);
     if (cmd == "aggregate") return stiffness::run_aggregate(world, argc - 1, argv + 1);
+    if (cmd == "summary") return stiffness::run_summary(world, argc - 1, argv + 1);
     if (rank == 0) std::fprintf(stderr, "stiffness: error: unknown command '%s'\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const stiffness::ReportedError& e) {

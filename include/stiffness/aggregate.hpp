@@ -50,6 +50,7 @@ struct RunValues {
   std::string path;                           // as found (the CSV's `run` column)
   std::map<std::string, std::string> config;  // the root `config` attribute, parsed
   int64_t ranks = 0;
+  bool complete = true;                       // root attribute complete = 1
   std::vector<MeasurementValues> measurements;  // in file order (by step)
 };
 
@@ -73,9 +74,10 @@ struct FoundFiles {
 FoundFiles find_run_files(const std::vector<std::string>& inputs);
 
 // Reads one run file (on MPI_COMM_SELF). Returns std::nullopt with `why`
-// set when the file is a readable stiffness file that is not complete.
+// set when the file is a readable stiffness file that is not complete
+// (unless `incomplete_ok`: then its measurements so far, complete = false).
 // Throws Error when it is not an HDF5 file or lacks the expected layout.
-std::optional<RunValues> read_run(const std::string& path, std::string* why);
+std::optional<RunValues> read_run(const std::string& path, std::string* why, bool incomplete_ok = false);
 
 // The CSV header and rows for `runs` (RFC 4180 quoting; numbers in shortest
 // round-trip form; an absent xi is an empty field).

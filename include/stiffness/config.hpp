@@ -73,6 +73,11 @@ struct Config {
   std::string device = "auto";
   double gpu_timeout = 600;       // seconds a GPU collective may stall before the job ends (a dead peer)
   double progress_seconds = 10;   // rank 0 progress line interval
+  // Crash safety: a checkpoint after every measurement and every this many
+  // minutes of training (a run shorter than that only gets the former);
+  // 0 = checkpoints on a preemption signal only.
+  double checkpoint_minutes = 30;
+  bool check_only = false;        // parse and validate the options, then exit (for sweeps)
 
   // Not options: where the values came from, for provenance.
   std::string config_file;

@@ -54,9 +54,9 @@ std::string trim(const std::string& s) {
 
 const char* kPartialWarning = "incomplete run (still being written, or its job stopped before the end)";
 
-// The plotting script: $STIFFNESS_SHARE_DIR, then <exe dir>/../share/stiffness
+// A script of share/stiffness (`name`): $STIFFNESS_SHARE_DIR, then <exe dir>/../share/stiffness
 // (an installed tree), then the source tree this binary was built from.
-fs::path find_plot_script() {
+fs::path find_share_script(const std::string& name = "plot_aggregate.py") {
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("STIFFNESS_SHARE_DIR"); env && *env) dirs.emplace_back(env);
   std::error_code ec;
@@ -67,11 +67,11 @@ fs::path find_plot_script() {
 #endif
   std::string tried;
   for (const auto& d : dirs) {
-    const fs::path p = d / "plot_aggregate.py";
+    const fs::path p = d / name;
     if (fs::is_regular_file(p, ec)) return p.lexically_normal();
     tried += (tried.empty() ? "" : ", ") + p.lexically_normal().string();
   }
-  STIFF_THROW("cannot find plot_aggregate.py (looked for " + tried +
+  STIFF_THROW("cannot find " + name + " (looked for " + tried +
               "); set STIFFNESS_SHARE_DIR or pass --no-figures");
 }
 
@@ -198,7 +198,7 @@ FoundFiles find_run_files(const std::vector<std::string>& inputs) {
   return found;
 }
 
-std::optional<RunValues> read_run(const std::string& path, std::string* why) {
+std::optional<RunValues> read_run(const std::string& path, std::string* why, bool incomplete_ok) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // our one-line errors, not HDF5's stack
 #if H5_VERSION_GE(1, 12, 0)
   const htri_t ok = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
@@ -215,7 +215,8 @@ std::optional<RunValues> read_run(const std::string& path, std::string* why) {
     STIFF_CHECK(h5::attr_exists(root, "complete") && h5::attr_exists(root, "config"),
                 "'" + path + "' is not a stiffness run file (no 'complete' or 'config' attribute)");
     const int64_t complete = h5::read_attr_i64(root, "complete");
-    if (complete != 1) {
+    run.complete = complete == 1;
+    if (complete != 1 && !incomplete_ok) {
       if (why) *why = "incomplete run (attribute complete = " + std::to_string(complete) + ")";
       return std::nullopt;
     }
@@ -338,6 +339,8 @@ void write_csv(std::ostream& out, const std::vector<RunValues>& runs) {
 
 namespace {
 
+int draw_figures(const AggregateOptions& o, const fs::path& csv, const fs::path& list);
+
 int aggregate_on_this_rank(int argc, const char* const* argv) {
   const AggregateOptions o = parse_aggregate_args(argc, argv);
   if (o.help) {
@@ -396,9 +399,22 @@ int aggregate_on_this_rank(int argc, const char* const* argv) {
   std::printf("aggregate: %zu run%s (%zu skipped), %zu rows -> %s\n", runs.size(),
               runs.size() == 1 ? "" : "s", skipped, rows, csv.string().c_str());
   std::fflush(stdout);
-  if (!o.figures) return 0;
+  if (o.figures) {
+    const int rc = draw_figures(o, csv, list);
+    if (rc != 0) return rc;
+  }
+  // index.html: the run table and the figures on one self-contained page.
+  const fs::path report = find_share_script("report_html.py");
+  std::vector<std::string> args{o.python, report.string(), "--csv", csv.string(), "--out", o.output_dir,
+                                "--format", o.format};
+  if (!o.figures) args.push_back("--no-figures");
+  STIFF_CHECK(run_program(args) == 0, "writing index.html failed (" + report.string() +
+                                          " reported the error above); the CSV and figures are written");
+  return 0;
+}
 
-  const fs::path script = find_plot_script();
+int draw_figures(const AggregateOptions& o, const fs::path& csv, const fs::path& list) {
+  const fs::path script = find_share_script();
   const int rc = run_program({o.python, script.string(), "--csv", csv.string(), "--runs",
                               list.string(), "--out", o.output_dir, "--format", o.format});
   // Exit status 3: the script printed its own one-line error (e.g. no matplotlib).

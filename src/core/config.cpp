@@ -83,7 +83,9 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("threads", po::value(&c.threads)->default_value(c.threads), "threads per rank (0 = cores / ranks on the node)")
     ("device", po::value(&c.device)->default_value(c.device), "cpu | cuda (one GPU per rank, NCCL) | auto (cuda when possible)")
     ("gpu-timeout", po::value(&c.gpu_timeout)->default_value(c.gpu_timeout), "seconds a GPU collective may stall before the job ends with an error")
-    ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0");
+    ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0")
+    ("checkpoint-minutes", po::value(&c.checkpoint_minutes)->default_value(c.checkpoint_minutes), "checkpoint after every measurement and every this many minutes (0 = only on a preemption signal)")
+    ("check-only", po::bool_switch(&c.check_only), "check the options and exit without running (exit 0 when valid)");
   // clang-format on
   return all;
 }
@@ -191,6 +193,7 @@ void validate(const Config& c) {
   need(c.eval_examples >= 0, "--eval-examples: must be >= 0, got " + std::to_string(c.eval_examples));
   need(c.measure_log >= 0, "--measure-log: must be >= 0, got " + std::to_string(c.measure_log));
   need(c.distance_bins >= 0 && c.distance_bins <= 100000, "--distance-bins: must be in [0, 100000], got " + std::to_string(c.distance_bins));
+  need(c.checkpoint_minutes >= 0, "--checkpoint-minutes: must be >= 0, got " + num(c.checkpoint_minutes));
   need(c.threads >= 0, "--threads: must be >= 0, got " + std::to_string(c.threads));
   need(c.device == "cpu" || c.device == "cuda" || c.device == "auto",
        "--device: expected cpu, cuda or auto, got '" + c.device + "'");
@@ -257,7 +260,8 @@ std::string to_ini(const Config& c) {
     << "threads = " << c.threads << "\n"
     << "device = " << c.device << "\n"
     << "gpu-timeout = " << c.gpu_timeout << "\n"
-    << "progress-seconds = " << c.progress_seconds << "\n";
+    << "progress-seconds = " << c.progress_seconds << "\n"
+    << "checkpoint-minutes = " << c.checkpoint_minutes << "\n";
   return o.str();
 }
 

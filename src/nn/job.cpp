@@ -51,7 +51,8 @@ std::string result_options(const Config& c) {
   std::string line, kept;
   while (std::getline(in, line))
     if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0 &&
-        line.rfind("device", 0) != 0 && line.rfind("gpu-timeout", 0) != 0)
+        line.rfind("checkpoint-minutes", 0) != 0 && line.rfind("device", 0) != 0 &&
+        line.rfind("gpu-timeout", 0) != 0)
       kept += line + "\n";
   return kept;
 }
@@ -95,11 +96,16 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     if (parsed.help) return;
     validate(parsed.config);
     const auto& pc = parsed.config;
+    if (pc.check_only) return;  // no side effects: the output folder is not created
     // An existing checkpoint means "resume" unless --overwrite starts afresh.
     if (rank == 0) check_output_path(pc.output, pc.overwrite, checkpoint_exists(pc.output));
   });
   if (parsed.help) {
     if (rank == 0) std::printf("%s", parsed.help_text.c_str());
+    return 0;
+  }
+  if (parsed.config.check_only) {
+    if (rank == 0) std::printf("options ok\n");
     return 0;
   }
   s.c = parsed.config;
@@ -190,10 +196,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
       out = std::make_unique<OutputFile>(c.output, world.get(), comm);
       return;
     }
-    const auto st = load_checkpoint(c.output, net, trainer);
-    STIFF_CHECK(st.options == options, "checkpoint '" + checkpoint_dir(c.output) +
-                                           "' was made with other options; rerun with the same options, "
-                                           "or pass --overwrite to start afresh");
+    const auto st = load_checkpoint(c.output, options, net, trainer);
     if (st.ranks != P)
       spdlog::warn("resuming a {}-rank run on {} ranks: results agree to rounding, not bit for bit",
                    st.ranks, P);
@@ -231,12 +234,22 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
 
   Progress progress("step", last, c.progress_seconds);
   const int64_t first = trainer.steps_done();
-  size_t next = std::lower_bound(schedule.begin(), schedule.end(), first) - schedule.begin();
+  // The schedule's first measurements are in the file (a checkpoint taken
+  // right after a measurement resumes at that step without repeating it).
+  size_t next = static_cast<size_t>(out->measurements());
   double loss = 0;
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  const double period = 60 * c.checkpoint_minutes;
+  auto checkpoint = [&](int64_t step) {
+    save_checkpoint(comm, c.output, {step, out->measurements(), P, options}, net, trainer);
+    last_checkpoint = std::chrono::steady_clock::now();
+  };
   for (int64_t step = first; step <= last; ++step) {
     // A safe point: every rank between two steps, the file flushed.
-    if (preemption_requested(comm)) {
-      save_checkpoint(comm, c.output, {step, out->measurements(), P, options}, net, trainer);
+    const auto request = checkpoint_request(comm, period > 0 && seconds_since(last_checkpoint) >= period);
+    if (request == CheckpointRequest::periodic) checkpoint(step);
+    if (request == CheckpointRequest::preempt) {
+      checkpoint(step);
       out->suspend();
       spdlog::info("preempted at step {}: checkpoint in {}, finished measurements in {}; "
                    "run again with the same options to resume (exit status {})",
@@ -247,6 +260,8 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
       MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c, schedule.back()};
       progress.pause(measure(ctx, step, trainer.epoch(), *out).seconds);
       ++next;
+      // Its K is in the file: a crash from here on loses no measurement.
+      if (period > 0 && step < last) checkpoint(step);
     }
     if (step == last) break;
     loss = trainer.step();

@@ -252,7 +252,7 @@ for d in "--lr arg (=0.001)" "--per-class arg (=50)" "--val-per-class arg (=50)"
 done
 # Every option that takes a value shows its default, except those without one.
 for o in $opts; do
-  case $o in help | config | overwrite | measure-steps | script) continue ;; esac
+  case $o in help | config | overwrite | check-only | measure-steps | script) continue ;; esac
   grep -Eq -- "--$o arg \(=" "$H" || grep -Eq -- "--$o \] arg \(=" "$H" || fail "train --help shows no default for --$o"
 done
 ((FAILURES == 0)) && log "ok   train --help lists every option with its default"

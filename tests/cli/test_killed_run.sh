@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A rank killed in the middle of a run (SIGKILL: no handler, no checkpoint)
 # ends the whole job promptly with a non-zero exit, leaves no file under the
-# final name, does not touch an earlier finished file beside it, and a rerun
-# under the same name is refused (one line naming the .partial file and
-# --overwrite) until --overwrite is given, which then finishes normally.
+# final name, does not touch an earlier finished file beside it, and leaves
+# the checkpoint written after its last measurement; a rerun under the same
+# name with OTHER options is refused (one line naming the checkpoint, the
+# differing option and --overwrite) until --overwrite is given, which then
+# finishes normally. (Resuming with the same options: test_crash_resume.sh.)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_tmp
 
@@ -38,6 +40,7 @@ elapsed=$(($(date +%s) - t0))
 ((elapsed <= 60)) || fail "the job took ${elapsed}s to end after a rank was killed"
 [[ ! -e $out ]] || fail "a file under the final name $out exists after the kill"
 [[ -e $out.partial ]] || fail "the finished measurements' file $out.partial is gone"
+[[ -e $out.ckpt/current ]] || fail "no checkpoint $out.ckpt/current after two measurements"
 [[ $(sha256sum "$TMP/done.h5" | cut -d' ' -f1) == "$sum_before" ]] || fail "the earlier finished file changed"
 pgrep -f -- "-o $out" >/dev/null && fail "rank processes of the killed run are still alive"
 
@@ -45,12 +48,13 @@ pgrep -f -- "-o $out" >/dev/null && fail "rank processes of the killed run are s
 rc=0
 run_stiffness 2 "$TMP/rerun" "${JOB[@]}" --steps 6 --measure-log 2 -o "$out" || rc=$?
 ((rc != 0)) || fail "a rerun over the killed run's .partial was not refused"
-grep -q "killed.h5.partial" "$TMP/rerun.err" && grep -q -- "--overwrite" "$TMP/rerun.err" ||
-  fail "the refusal does not name the .partial file and --overwrite: $(head -c 300 "$TMP/rerun.err")"
+grep -q "killed.h5.ckpt' was made with other options: measure-epochs (checkpoint: false, this run: true)" \
+  "$TMP/rerun.err" && grep -q -- "--overwrite" "$TMP/rerun.err" ||
+  fail "the refusal does not name the checkpoint, the option and --overwrite: $(head -c 300 "$TMP/rerun.err")"
 [[ ! -e $out ]] || fail "the refused rerun created $out"
 # ... and replaced with --overwrite.
 run_ok 2 "$TMP/overwrite" "${JOB[@]}" --steps 6 --measure-log 2 --overwrite -o "$out"
-[[ -e $out && ! -e $out.partial ]] || fail "--overwrite did not finish $out"
+[[ -e $out && ! -e $out.partial && ! -e $out.ckpt ]] || fail "--overwrite did not finish $out"
 "$PY" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r'); assert len(f['measurements']) >= 2, list(f)" "$out" ||
   fail "the overwritten file is not a complete run"
 
