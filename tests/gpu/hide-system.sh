@@ -39,7 +39,14 @@ if [[ $(readlink /proc/self/ns/mnt) == "$(readlink /proc/1/ns/mnt)" ]]; then
   exit 2
 fi
 
-S=$(mktemp -d "${TMPDIR:-/tmp}/hide-system.XXXXXX")
+# A fixed scratch path: CMake records the real path of `cmake` (under it) in
+# its cache, so a build tree configured in one run must find it in the next.
+S=${TMPDIR:-/tmp}/hide-system
+if grep -qF " $S/" /proc/self/mountinfo; then
+  echo "hide-system.sh: $S is in use by mounts of this namespace (nested run?); refusing" >&2
+  exit 2
+fi
+rm -rf --one-file-system "$S" && mkdir -p "$S"
 # The entries to hide, per directory (one python pass over dpkg's file lists).
 /usr/bin/python3 - "$S/hidden" "${DIRS[*]}" "${HIDE_PACKAGES[@]}" <<'PY'
 import glob, os, sys
