@@ -456,7 +456,7 @@ STEP_DETAIL=""
 if [[ $DRY == 1 ]]; then
   read -r -a WANT <<<"stiffness_core unit_core mpi_core ${GPU_DRY_TARGETS:-}"
 else
-  WANT=(stiffness unit_gpu gpu_check mpi_nn stiffness_bench)
+  read -r -a WANT <<<"${GPU_TARGETS:-stiffness unit_gpu gpu_check mpi_nn stiffness_bench}"
 fi
 # Which targets exist: ninja -t query (or make -n) fails on an unknown one.
 target_exists() {
@@ -541,6 +541,15 @@ if [[ $DRY == 1 ]]; then
   [[ -n $f ]] && step unit_core 120 env STIFFNESS_TEST_TMP="$OUT/tmp/unit_core" "${WL[@]}" "$f"
   f=$(bin mpi_core)
   [[ -n $f ]] && step "mpi_core -n 2" 120 env STIFFNESS_TEST_TMP="$OUT/tmp/mpi_core" "${MPIEXEC[@]}" -n 2 "$f"
+  # The per-rank NCCL_HOSTID wrapper of the 2-rank GPU runs.
+  rank_env_post() {
+    local ids
+    ids=$(grep -E '^fake[0-9]+ lo 1$' "$STEP_LOG" | sort | tr '\n' ' ')
+    STEP_DETAIL="NCCL_HOSTID NCCL_SOCKET_IFNAME NCCL_IB_DISABLE per rank: $ids"
+    [[ $ids == "fake0 lo 1 fake1 lo 1 " ]] || STEP_RC=1
+  }
+  STEP_POST=rank_env_post step "rank-env.sh -n 2" 60 "${MPIEXEC[@]}" -n 2 sh "$ROOT/tests/gpu/rank-env.sh" \
+    sh -c 'echo "$NCCL_HOSTID $NCCL_SOCKET_IFNAME $NCCL_IB_DISABLE"'
   if [[ -n $STIFF ]]; then
     for m in ${GPU_DRY_MODELS:-mlp}; do
       mapfile -t A < <(train_args $m "" "$OUT/train-$m-a.h5")
