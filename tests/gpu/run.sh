@@ -408,6 +408,24 @@ else
   command -v nvcc >/dev/null || { [[ -x /usr/local/cuda/bin/nvcc ]] && export PATH=$PATH:/usr/local/cuda/bin; }
 fi
 
+# The peer runs on the idle GPU from now until the build is done, pinned to two
+# cores that the build leaves alone.
+PIN_BUILD=()
+if [[ $DRY == 0 && -n $TORCH_PREFIX && -n $stream ]]; then
+  logfile peer
+  PEER_LOG=$LOGF
+  PIN_PEER=()
+  if command -v taskset >/dev/null && ((JOBS >= 8)); then
+    PIN_PEER=(taskset -c "0,1")
+    PIN_BUILD=(taskset -c "2-$(($(nproc) - 1))")
+    JOBS=$((JOBS - 2))
+  fi
+  PEER_T0=$(date +%s)
+  setsid timeout -k 5 "${GPU_PEER_LIMIT:-300}" "${PIN_PEER[@]}" python3 tests/gpu/peer_torchfunc.py \
+    --case mlp:20000 --case cnn:5000 --case resnet20:5000 --repeat 2 >"$OUT/peer.jsonl" 2>"$PEER_LOG" &
+  PEER_PID=$!
+fi
+
 # 2. unpack
 if [[ ! -d .gpu-debs/core ]]; then
   record unpack FAIL 0 ".gpu-debs/core missing: run tests/gpu/fetch-debs.sh on the Debian machine and carry .gpu-debs"
@@ -452,7 +470,7 @@ STEP_DETAIL="$B"
 step configure 240 "${WL[@]}" bash -c "$(declare -f configure); configure" || exit 1
 STEP_DETAIL=""
 
-# 5. build (the peer runs meanwhile on the idle GPU, on two cores of its own)
+# 5. build (the peer may still be running on the GPU)
 if [[ $DRY == 1 ]]; then
   read -r -a WANT <<<"stiffness_core unit_core mpi_core ${GPU_DRY_TARGETS:-}"
 else
@@ -467,22 +485,13 @@ for t in "${WANT[@]}"; do
   if target_exists "$t"; then TARGETS+=("$t")
   else record "build:$t" FAIL 0 "no such CMake target (not written yet?)"; fi
 done
-PIN_BUILD=()
-if [[ $DRY == 0 && -n $TORCH_PREFIX ]]; then
-  logfile peer
-  PEER_LOG=$LOGF
-  PIN_PEER=()
-  if command -v taskset >/dev/null && ((JOBS >= 8)); then
-    PIN_PEER=(taskset -c "0,1")
-    PIN_BUILD=(taskset -c "2-$(($(nproc) - 1))")
-    JOBS=$((JOBS - 2))
-  fi
-  PEER_T0=$(date +%s)
-  setsid timeout -k 5 "${GPU_PEER_LIMIT:-300}" "${PIN_PEER[@]}" python3 tests/gpu/peer_torchfunc.py \
-    --case mlp:20000 --case cnn:5000 --case resnet20:5000 --repeat 2 >"$OUT/peer.jsonl" 2>"$PEER_LOG" &
-  PEER_PID=$!
-fi
 if ((${#TARGETS[@]} > 0)); then
+  # Remove the targets' old files: a file found afterwards was built by this
+  # run (relinking an up-to-date target takes seconds).
+  for t in "${TARGETS[@]}"; do
+    find "$B" -path "$B/CMakeFiles" -prune -o -type f \( -name "$t" -o -name "lib$t.a" -o -name "lib$t.so" \) \
+      -print 2>/dev/null | xargs -r rm -f
+  done
   touch "$B/.build-start"
   keep=(-k)
   [[ -f $B/build.ninja ]] && keep=(-k 0)
