@@ -287,14 +287,14 @@ target_file() {
 # --- 5. the train comparison -------------------------------------------------
 # Largest |value| of a dataset, from h5dump's text.
 h5_maxabs() {
-  h5dump -y -w 0 -d "$2" "$1" | awk '/DATA \{/ {d = 1; next} d && /^ *\}/ {d = 0}
+  h5dump -m %.10g -y -w 0 -d "$2" "$1" | awk '/DATA \{/ {d = 1; next} d && /^ *\}/ {d = 0}
     d { gsub(/[,()]/, " "); for (i = 1; i <= NF; i++) if ($i ~ /^-?[0-9.]/) { v = $i + 0; if (v < 0) v = -v; if (v > m) m = v } }
     END { printf "%.6g\n", m + 0 }'
 }
 # Largest |a - b| over two same-shaped datasets of two files.
 h5_maxdiff() {
-  paste <(h5dump -y -w 0 -d "$3" "$1" | tr ', ' '\n\n' | grep -E '^-?[0-9.]') \
-    <(h5dump -y -w 0 -d "$3" "$2" | tr ', ' '\n\n' | grep -E '^-?[0-9.]') |
+  paste <(h5dump -m %.10g -y -w 0 -d "$3" "$1" | tr ', ' '\n\n' | grep -E '^-?[0-9.]') \
+    <(h5dump -m %.10g -y -w 0 -d "$3" "$2" | tr ', ' '\n\n' | grep -E '^-?[0-9.]') |
     awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g\n", m + 0 }'
 }
 # compare_h5 A B: h5diff of the datasets that hold results (not timings or
@@ -302,7 +302,7 @@ h5_maxdiff() {
 # GPU_K_RTOL x its largest entry), the class cosine matrices (GPU_COS_ATOL) and
 # the pair counts (exact). Prints the largest differences found.
 compare_h5() {
-  local a=$1 b=$2 bad=0 g s tol mx d worst=0
+  local a=$1 b=$2 bad=0 g s tol mx d worst=0 out
   for s in /sample/index /sample/label /sample/split /steps; do
     h5diff "$a" "$b" "$s" "$s" >/dev/null || { echo "DIFFERS: $s"; bad=1; }
   done
@@ -313,9 +313,13 @@ compare_h5() {
     mx=$(h5_maxabs "$a" "/measurements/$g/K")
     tol=$(awk -v m="$mx" -v r="${GPU_K_RTOL:-1e-3}" 'BEGIN { printf "%.6g", m * r }')
     d=$(h5_maxdiff "$a" "$b" "/measurements/$g/K")
-    echo "measurement $g: K max |entry| $mx, max |cpu - cuda| $d (relative $(awk -v d="$d" -v m="$mx" 'BEGIN { printf "%.3g", d / m }')), tolerance $tol"
+    echo "measurement $g: K max |entry| $mx, max |a - b| $d (relative $(awk -v d="$d" -v m="$mx" 'BEGIN { printf "%.3g", d / m }')), tolerance $tol"
     worst=$(awk -v d="$d" -v m="$mx" -v w="$worst" 'BEGIN { r = d / m; print (r > w ? r : w) }')
-    h5diff -d "$tol" "$a" "$b" "/measurements/$g/K" "/measurements/$g/K" | tail -3 || { echo "DIFFERS: $g/K"; bad=1; }
+    if ! out=$(h5diff -d "$tol" "$a" "$b" "/measurements/$g/K" "/measurements/$g/K" 2>&1); then
+      tail -2 <<<"$out"
+      echo "DIFFERS: $g/K"
+      bad=1
+    fi
     for s in train_train train_val val_val; do
       h5diff -d "${GPU_COS_ATOL:-1e-3}" "$a" "$b" "/measurements/$g/class_stiffness/$s/cosine" \
         "/measurements/$g/class_stiffness/$s/cosine" >/dev/null || { echo "DIFFERS: $g/class_stiffness/$s/cosine"; bad=1; }
@@ -327,12 +331,12 @@ compare_h5() {
   return $bad
 }
 
-train_args() {  # MODEL DEVICE OUTPUT
+train_args() {  # MODEL DEVICE OUTPUT [LR]
   local size=8
   [[ $1 == cnn ]] && size=16
   local a=(train --data-format synthetic --dataset gpu-check --model "$1" --synthetic-size "$size"
     --synthetic-train-per-class 100 --synthetic-val-per-class 20 --per-class 20 --val-per-class 10
-    --optimizer sgd --lr 0.01 --momentum 0 --batch-size 32 --steps 30 --measure-steps "0,10,30" --measure-log 0
+    --optimizer sgd --lr "${4:-0.01}" --momentum 0 --batch-size 32 --steps 30 --measure-steps "0,10,30" --measure-log 0
     --eval-examples 200 --distance-bins 10 --save-params false --progress-seconds 1000 --seed 1
     --output "$3" --overwrite)
   [[ $1 == mlp ]] && a+=(--widths "128,64")
@@ -567,6 +571,21 @@ if [[ $DRY == 1 ]]; then
       step "train $m (cpu, 2nd)" 180 "${MPIEXEC[@]}" -n 2 "$STIFF" "${A[@]}"
       STEP_POST=compare_post step "h5diff $m 1 vs 2 ranks" 60 "${WL[@]}" bash -c \
         "$(declare -f h5_maxabs h5_maxdiff compare_h5); compare_h5 '$OUT/train-$m-a.h5' '$OUT/train-$m-b.h5'"
+      # The comparison must be able to fail: another learning rate gives
+      # another trajectory (same sample, same steps).
+      mapfile -t A < <(train_args $m "" "$OUT/train-$m-c.h5" 0.05)
+      step "train $m (cpu, other lr)" 180 "${MPIEXEC[@]}" -n 1 "$STIFF" "${A[@]}"
+      negative_post() {
+        if ((STEP_RC == 1)) && grep -q '^DIFFERS: 00000[12]/K' "$STEP_LOG"; then
+          STEP_RC=0
+          STEP_DETAIL="differences found, as they must be: $(grep -m1 '^DIFFERS' "$STEP_LOG")"
+        else
+          STEP_RC=1
+          STEP_DETAIL="a run with another learning rate was not reported different"
+        fi
+      }
+      STEP_POST=negative_post step "h5diff $m finds a change" 60 "${WL[@]}" bash -c \
+        "$(declare -f h5_maxabs h5_maxdiff compare_h5); compare_h5 '$OUT/train-$m-a.h5' '$OUT/train-$m-c.h5'"
     done
   fi
   for c in unit_gpu gpu_check "mpi_nn (cuda)" "train cuda vs cpu" bench; do record "$c" SKIP 0 "dry run: needs a GPU"; done
