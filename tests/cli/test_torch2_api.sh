@@ -47,10 +47,15 @@ log "${#SOURCES[@]} files of src/nn against $(cat "$T/complete"), 2 at a time"
 # own (its log and exit status under $TMP).
 export T TMP
 export CXXFLAGS_STR="${CXXFLAGS[*]@Q}"
-timeout -k 10 400 unshare -m --propagation private bash -c '
+timeout -k 10 540 unshare -m --propagation private bash -c '
   set -e
   for d in ATen c10 caffe2 torch; do mount --bind "$T/usr/include/$d" "/usr/include/$d"; done
   grep -q "TORCH_VERSION_MAJOR 2" /usr/include/torch/csrc/api/include/torch/version.h
+  # With these flags the compiler must see the 2.x headers, not another LibTorch.
+  eval "F=($CXXFLAGS_STR)"
+  printf "#include <torch/version.h>\nstatic_assert(TORCH_VERSION_MAJOR == 2, \"not LibTorch 2.x\");\n" >"$TMP/version.cpp"
+  g++ -fsyntax-only "${F[@]}" "$TMP/version.cpp" ||
+    { echo "the build flags do not reach the LibTorch 2.6 headers mounted over /usr/include"; exit 1; }
   printf "%s\n" "$@" | xargs -P 2 -I{} bash -c "
     eval \"F=(\$CXXFLAGS_STR)\"
     n=\$(basename {} .cpp)
