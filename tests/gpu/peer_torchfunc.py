@@ -10,7 +10,8 @@ shortcuts), the same input shapes as bench/stiffness_bench (1x28x28, ResNet20
 
 One JSON line per case: seconds (gradients + Gram, best of --repeat after an
 untimed warm-up on up to 256 examples), peak device memory
-(torch.cuda.max_memory_allocated), how G was held (whole, or in row blocks
+(torch.cuda.max_memory_allocated) and the memory in use on the device at the
+end (total - free, as stiffness_bench's device_used_mb), how G was held (whole, or in row blocks
 recomputed per block when N x D floats do not fit), and the largest
 difference, relative to the largest entry, between a 64 x 64 block of K and a
 plain autograd loop (a check that the peer computes the right thing).
@@ -173,14 +174,20 @@ def run_case(name, n, device, repeat, mem_fraction):
         K = gram(pe, x, y, chunk, block)
         sync(device)
         best = min(best, time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    peak = used = float("nan")
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+        # As stiffness_bench's device_used_mb: total - free on the device (the
+        # CUDA context plus what the caching allocator holds).
+        free, total = torch.cuda.mem_get_info(device)
+        used = (total - free) / 2**20
     m = min(n, 64)
     ref = loop_gram(model, x[:m], y[:m])
     got = K[:m, :m].double()
     rel = ((got - ref).abs().max() / ref.abs().max()).item()
     return {"peer": "torch.func vmap(grad) + G G^T", "model": name, "N": n, "D": pe.D, "device": str(device),
             "torch": torch.__version__, "dtype": "float32", "tf32": False, "repeat": repeat,
-            "seconds": round(best, 4), "peak_device_mb": round(peak, 1),
+            "seconds": round(best, 4), "peak_device_mb": round(peak, 1), "device_used_mb": round(used, 1),
             "G": "whole" if whole else f"row blocks of {block}", "chunk": chunk,
             "rel_err_vs_loop": float(f"{rel:.3g}")}
 

@@ -34,11 +34,15 @@ def pick(row, *patterns):
 
 
 def mem(row):
-    k, v = pick(row, r"peak_(device|gpu|cuda)\w*_mb", r"peak_(device|gpu|cuda)\w*_gb", r"peak_rss_mb")
-    if k is None:
+    """Device memory in use (total - free: context + caching allocator), else
+    the peak allocated, else the host's peak RSS, in GB."""
+    k, v = pick(row, r"device_used_mb", r"peak_(device|gpu|cuda)\w*_mb", r"peak_rss_mb")
+    if k is None or v is None or v != v or v < 0:
         return "-"
-    gb = v if k.endswith("_gb") else v / 1024
-    return f"{gb:.2f} GB" + (" (host RSS)" if k == "peak_rss_mb" else "")
+    s = f"{v / 1024:.2f} GB" + (" (host RSS)" if k == "peak_rss_mb" else "")
+    if k == "device_used_mb" and "peak_device_mb" in row:
+        s += f" ({row['peak_device_mb'] / 1024:.2f} allocated)"
+    return s
 
 
 def main():
@@ -58,8 +62,8 @@ def main():
           "then `G @ G.T` in float32 (G chunked over examples when it does not fit). Both: best of 2 "
           "after a warm-up on up to 256 examples; seconds cover the per-example gradients and the "
           "whole Gram matrix. Error: largest difference from a plain autograd loop on 64 examples, "
-          "relative to the largest entry.\n")
-    print("| model | N | ours | ours TFLOP/s | ours peak mem. | ours err. | torch.func | peer peak mem. | peer err. | torch.func / ours |")
+          "relative to the largest entry. Memory: in use on the device at the end of the case (total - free, i.e. the CUDA context and what the caching allocator holds; for the peer, its peak allocated in parentheses).\n")
+    print("| model | N | ours | ours Gram TFLOP/s | ours device mem. | ours err. | torch.func | peer device mem. | peer err. | torch.func / ours |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for key in [("mlp", 20000), ("cnn", 5000), ("resnet20", 5000)]:
         o, p = ours.get(key, {}), peer.get(key, {})

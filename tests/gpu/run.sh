@@ -600,7 +600,7 @@ if [[ -n $f ]]; then
   step "unit_gpu -n 2 (1 GPU)" 90 env NCCL_DEBUG=INFO "${RANK2[@]}" "$f"
 fi
 f=$(bin gpu_check)
-[[ -n $f ]] && step gpu_check 120 "${WL[@]}" "$f"
+[[ -n $f ]] && step gpu_check 120 "${MPIEXEC[@]}" -n 1 "$f"
 
 # 7. a short train on cuda and on cpu, compared
 if [[ -n $STIFF ]]; then
