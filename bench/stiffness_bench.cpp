@@ -1,17 +1,23 @@
 // One benchmark case per process, so that peak RSS belongs to that case:
-//   mpiexec -n P stiffness_bench --model mlp|cnn --n N --method auto|factor|materialize|loop
-// Prints one JSON line: model, N, ranks, method, seconds, pairs/s, achieved
-// GFLOP/s (the Gram GEMMs), the SGEMM GFLOP/s measured in the same process,
-// peak RSS, and the largest relative difference from the per-example loop on
-// a sub-block of this run's own tiles. bench/run.sh runs every case.
-#include <sys/resource.h>
+//   mpiexec -n P stiffness_bench --model mlp|cnn|resnet20 --n N
+//       --method auto|factor|materialize|loop [--device cpu|cuda]
+// Prints one JSON line: model, N, ranks, device, method, seconds, pairs/s,
+// achieved GFLOP/s (the Gram GEMMs), the SGEMM GFLOP/s measured in the same
+// process on the same device, the ring's bytes and GB/s, peak RSS (and on a
+// GPU the device memory in use), and the largest relative difference from
+// the per-example loop on a sub-block of this run's own tiles. bench/run.sh
+// runs every CPU case; tests/gpu/run.sh the GPU ones.
+#include <torch/cuda.h>
 
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
 
+#include "stiffness/collective_phase.hpp"
 #include "stiffness/config.hpp"
+#include "stiffness/gpu_comm.hpp"
+#include "stiffness/nn/device.hpp"
 #include "stiffness/mpi_comm.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
@@ -27,24 +33,26 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Single-precision GEMM rate of this rank with its threads (best of 3).
-double sgemm_gflops() {
-  const int64_t n = 1024;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+// Waits for the device's queued work, so that a timer sees it finished.
+void sync(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// Single-precision GEMM rate of this rank on its device (best of 3; 1024^3
+// on a CPU, 8192^3 on a GPU, where 1024 would measure launch latency).
+double sgemm_gflops(const torch::Device& d) {
+  const int64_t n = d.is_cuda() ? 8192 : 1024;
+  auto a = torch::randn({n, n}, torch::TensorOptions().device(d)), b = torch::randn({n, n}, a.options());
   torch::mm(a, b);
+  sync(d);
   double best = 1e9;
   for (int i = 0; i < 3; ++i) {
     const double t = now();
     auto c = torch::mm(a, b);
+    sync(d);
     best = std::min(best, now() - t);
   }
   return 2.0 * n * n * n / best / 1e9;
-}
-
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024.0;
 }
 
 std::string arg(int argc, char** argv, const std::string& name, const std::string& dflt) {
@@ -55,10 +63,12 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  ensure_openblas_kernels(argv);
-  MpiSession mpi(&argc, &argv);
-  MpiComm comm(MPI_COMM_WORLD);
+int run_bench(int argc, char** argv) {
+  MpiComm world(MPI_COMM_WORLD);
+  // The device under test and its communicator (NCCL on GPUs), as in a job.
+  RankDevice dev = open_device(world, arg(argc, argv, "--device", "cpu"), 600);
+  Communicator& comm = dev.comm(world);
+  const torch::Device device = dev.choice.device;
   const int P = comm.size(), r = comm.rank();
   Config c;
   c.model = arg(argc, argv, "--model", "mlp");
@@ -68,20 +78,24 @@ int main(int argc, char** argv) {
   const int repeat = std::max(1, std::stoi(arg(argc, argv, "--repeat", "1")));
   const double mem_budget_gb = std::stod(arg(argc, argv, "--mem-gb", "8"));
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  const int threads = std::max(1, cores / std::max(1, node_local_size(comm.get())));
+  const int threads = std::max(1, cores / std::max(1, node_local_size(world.get())));
   torch::set_num_threads(threads);
   set_blas_threads(threads);
 
+  // ResNet20 on CIFAR-sized inputs, the MLP and CNN on Fashion-MNIST-sized ones.
+  const bool cifar = c.model == "resnet20";
+  const int64_t C = cifar ? 3 : 1, H = cifar ? 32 : 28;
   torch::manual_seed(0);
-  Net net = build_model(c, 1, 28, 28, 10);
+  Net net = build_model(c, C, H, H, 10);
+  net->to(device);
   const int64_t D = net->num_params();
-  const std::string arch = describe_model(net, c, 784);
+  const std::string arch = describe_model(net, c, C * H * H);
   const Range mine = block_range(N, P, r);
   const int64_t n_max = block_range(N, P, 0).size();
 
   // Methods that hold per-example rows need n x D floats twice per rank
   // (own block and the travelling one); skip them when that exceeds the budget.
-  auto plan = plan_gradients(net, torch::zeros({1, 28, 28}), N, method);
+  auto plan = plan_gradients(net, torch::zeros({C, H, H}, torch::TensorOptions().device(device)), N, method);
   double row_floats = 0;
   if (plan.loop) row_floats = static_cast<double>(D);
   for (const auto& l : plan.layers)
@@ -91,7 +105,7 @@ int main(int argc, char** argv) {
   // factor form of a 28 x 28 convolution: (N T)^2 (d + p) multiply-adds).
   const double need_tflop = gram_flops(plan, N, N, D) / 2 / 1e12;
   const double max_tflop = std::stod(arg(argc, argv, "--max-tflop", "3"));
-  const double gemm = sgemm_gflops();
+  const double gemm = sgemm_gflops(device);
   double gemm_total = gemm;
   comm.allreduce_sum(&gemm_total, 1, DType::f64);
   if (need_gb > mem_budget_gb || need_tflop > max_tflop) {
@@ -104,8 +118,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto x = torch::randn({mine.size(), 1, 28, 28});
-  auto y = torch::randint(10, {mine.size()}, torch::kInt64);
+  auto x = torch::randn({mine.size(), C, H, H}, torch::TensorOptions().device(device));
+  auto y = torch::randint(10, {mine.size()}, torch::TensorOptions(torch::kInt64).device(device));
   // Warm-up, untimed: the same method on up to 256 of this rank's examples
   // (OpenMP and BLAS thread pools, oneDNN primitives, the allocator's heap),
   // as in a job, where every measurement after the first runs warm.
@@ -113,6 +127,7 @@ int main(int argc, char** argv) {
     const int64_t w = std::min<int64_t>(x.size(0), 256);
     auto blk = compute_block(net, plan, x.slice(0, 0, w), y.slice(0, 0, w));
     gram_tile(plan, blk, blk, true);
+    sync(device);
   }
   // Best of --repeat timed runs: on a shared 2-core machine single runs of
   // the same case varied by up to 40%; every method gets the same protocol.
@@ -122,9 +137,11 @@ int main(int argc, char** argv) {
     comm.barrier();
     const double t0 = now();
     auto blk = compute_block(net, plan, x, y);
+    sync(device);
     double g = now() - t0;
     comm.allreduce_max(&g, 1, DType::f64);
     auto result = ring_gram(comm, plan, blk, N);
+    sync(device);
     comm.barrier();
     double t = now() - t0;
     comm.allreduce_max(&t, 1, DType::f64);
@@ -145,25 +162,42 @@ int main(int argc, char** argv) {
   if (m > 0) {
     auto G = per_example_gradients_loop(net, x.slice(0, 0, m), y.slice(0, 0, m));
     auto ref = torch::mm(G, G.t()).to(torch::kFloat64);
-    auto got = ring.tiles.front().k.slice(0, 0, m).slice(1, 0, m);
+    auto got = ring.tiles.front().k.slice(0, 0, m).slice(1, 0, m).to(ref.device());
     rel = ((got - ref).abs().max() / ref.abs().max()).item<double>();
   }
   comm.allreduce_max(&rel, 1, DType::f64);
-  double rss = peak_rss_mb();
+  double rss = peak_rss_mb(), dev_mb = device.is_cuda() ? gpu_memory_used_mb() : -1;
   comm.allreduce_max(&rss, 1, DType::f64);
+  comm.allreduce_max(&dev_mb, 1, DType::f64);
+  // Ring traffic per second of the ring phase (transfers overlap the tiles).
+  double ring_s = ring.compute_seconds + ring.wait_seconds, bytes = static_cast<double>(ring.bytes_sent);
+  comm.allreduce_max(&ring_s, 1, DType::f64);
+  comm.allreduce_sum(&bytes, 1, DType::f64);
   const double pairs = 0.5 * static_cast<double>(N) * static_cast<double>(N + 1);
   if (r == 0)
     std::printf(
-        "{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"threads_per_rank\":%d,"
+        "{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"device\":\"%s\",\"threads_per_rank\":%d,"
         "\"method\":\"%s\",\"repeat\":%d,\"seconds\":%.4f,\"grad_seconds\":%.4f,\"pairs_per_s\":%.4g,\"gflops\":%.2f,"
-        "\"sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,"
+        "\"gram_tflops\":%.4f,\"sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"device_used_mb\":%.1f,"
+        "\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,\"ring_gbps\":%.3f,"
         "\"blas_core\":\"%s\",\"plan\":\"%s\"}\n",
-        c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, threads, method.c_str(), repeat, seconds, grad_seconds,
-        pairs / seconds, flops / seconds / 1e9, gemm_total, rss, rel,
-        static_cast<long long>(ring.bytes_sent), openblas_core().c_str(), plan.loop ? "loop" : [&] {
+        c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, device.str().c_str(), threads, method.c_str(),
+        repeat, seconds, grad_seconds, pairs / seconds, flops / seconds / 1e9, flops / seconds / 1e12, gemm_total,
+        rss, dev_mb, rel, static_cast<long long>(bytes), ring_s > 0 ? bytes / ring_s / 1e9 : 0.0,
+        openblas_core().c_str(), plan.loop ? "loop" : [&] {
           std::string s;
           for (const auto& l : plan.layers) s += (s.empty() ? "" : ",") + l.name + ":" + method_name(l.method);
           return s;
         }().c_str());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  ensure_openblas_kernels(argv);
+  MpiSession mpi(&argc, &argv);
+  try {
+    return run_bench(argc, argv);
+  } catch (const ReportedError& e) {  // reported once, on every rank (e.g. --device cuda without a GPU)
+    return e.code;
+  }
 }

@@ -15,13 +15,19 @@
 # module load gcc/12 openmpi/4.1 hdf5-parallel/1.10 cuda/12.2
 # module load python/3.11   # with matplotlib and h5py, for the aggregation
 
-# ---- site-specific: CUDA / NCCL (GPU builds only) ---------------------------
-# One GPU per rank; Slurm sets CUDA_VISIBLE_DEVICES when you ask for
-# --gpus-per-task. The NCCL variables below are common starting points.
-# export NCCL_DEBUG=WARN                 # INFO to see which transport NCCL picks
-# export NCCL_SOCKET_IFNAME=ib0          # the interface of the fast network
+# ---- CUDA / NCCL (GPU runs: slurm/run-gpu.sbatch, slurm/grid-gpu.sbatch) ----
+# One GPU per rank: with --gpus-per-task=1 Slurm gives each rank its own
+# CUDA_VISIBLE_DEVICES; with --gpus-per-node each rank takes GPU
+# (node-local rank mod visible GPUs). The log's "device:" lines say which.
+# NCCL prints warnings only; INFO shows the transport it chose (NVLink, IB,
+# sockets) when a run is slower than expected.
+export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
+# Site-specific, uncomment and adapt:
+# export NCCL_SOCKET_IFNAME=ib0          # the interface NCCL bootstraps over
 # export NCCL_IB_HCA=mlx5                # InfiniBand adapters to use
-# export NCCL_ASYNC_ERROR_HANDLING=1
+# export NCCL_IB_DISABLE=1               # nodes without InfiniBand
+# A rank whose GPU collective makes no progress for --gpu-timeout seconds
+# (default 600: a dead peer) ends the job with an error instead of hanging.
 
 # ---- site-specific: Open MPI ------------------------------------------------
 # export OMPI_MCA_btl=self,vader,tcp     # e.g. where openib warns or is absent

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 bash scripts/build.sh
+# Whether the NCCL communicator was compiled (CI has the CUDA toolkit but no GPU).
+cat build/gpu-backend.txt 2>/dev/null || true
 
 # One test at a time: the MPI and CLI tests start several ranks each and
 # would oversubscribe the cores if run in parallel. --timeout bounds every

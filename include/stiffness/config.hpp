@@ -55,11 +55,23 @@ struct Config {
   std::string grad_method = "auto";  // auto | factor | materialize | loop (see docs/metrics.md)
   bool save_params = true;        // store parameters by name at every measurement
   int64_t distance_bins = 40;     // bins over input distance [0, 2] (0 = no distance analysis)
+  // Which measurements write K (class matrices, distance curves and xi are
+  // always written): every | last | none | a comma list of steps | auto
+  // (every measurement while N <= 10000, i.e. 0.8 GB per float64 K; above
+  // that the last one only).
+  std::string store_k = "auto";
+  std::string k_dtype = "float64";  // float64 | float32: stored precision of K (sums stay float64)
 
   // ---- output and run ----
   std::string output = "results/stiffness.h5";  // ONE parallel HDF5 file for the run
   bool overwrite = false;         // replace an existing output file
   int threads = 0;                // intra-op threads per rank (0 = cores on node / ranks on node)
+  // cpu | cuda | auto. cuda: one GPU per rank (node-local rank modulo the
+  // visible devices), NCCL for gradients and the ring; auto: cuda when this
+  // LibTorch was built with CUDA, the NCCL backend is built and a GPU is
+  // visible, else cpu (the log says why).
+  std::string device = "auto";
+  double gpu_timeout = 600;       // seconds a GPU collective may stall before the job ends (a dead peer)
   double progress_seconds = 10;   // rank 0 progress line interval
 
   // Not options: where the values came from, for provenance.

@@ -49,6 +49,18 @@ struct DistanceCurves {
 double first_zero_crossing(const std::vector<double>& x, const std::vector<double>& y,
                            const std::vector<int64_t>& n);
 
+// The sums a ClassStiffnessAccumulator keeps, in its own layout, so that sums
+// computed elsewhere (on a GPU rank's device: src/nn/tile_stats.cpp) can be
+// added to it before the reduction over ranks:
+//   cos, sign, count      [set][a][b]        kNumPairSets x classes x classes
+//   dcos, dsign, dcount   [set][within][bin] kNumPairSets x 2 x bins
+//   fit                   [set][7]           over within-class pairs: n, sum d,
+//                                            sum d^2, sum c, sum d c, sum s, sum d s
+struct StiffnessSums {
+  std::vector<double> cos, sign, dcos, dsign, fit;
+  std::vector<int64_t> count, dcount;
+};
+
 class ClassStiffnessAccumulator {
  public:
   // labels[i], split[i] for every example i of the sample (global order).
@@ -62,6 +74,9 @@ class ClassStiffnessAccumulator {
   // `dist` (same shape as the tile, or null) holds input distances.
   void add_tile(int64_t row0, int64_t col0, int64_t rows, int64_t cols, const double* k,
                 const std::vector<double>& diag, bool mirrored, const double* dist = nullptr);
+
+  // Adds sums computed elsewhere (same labels, splits, classes and bins).
+  void add_sums(const StiffnessSums& s);
 
   // Sums over ranks (collective) and returns the three pair sets.
   std::array<ClassStiffness, kNumPairSets> reduce(Communicator& comm) const;

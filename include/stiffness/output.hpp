@@ -25,7 +25,14 @@ struct RunInfo {
   std::string config_ini, config_file, command_line;
   int64_t ranks = 1, threads_per_rank = 1, num_classes = 0, n_examples = 0;
   int64_t num_params = 0;
+  std::string k_dtype = "float64";  // stored precision of K (@gram_dtype)
+  std::string store_k = "every";    // which measurements store K (@store_k, as configured)
 };
+
+// The layout's version, in @format = "stiffness/<version>". 2: K may be
+// float32 (@gram_dtype) or absent from a measurement (@K_stored = 0,
+// --store-k); @peak_rss_mb per measurement. 1: K float64 in every measurement.
+constexpr int64_t kFormatVersion = 2;
 
 struct SampleArrays {
   std::vector<int64_t> index, label;  // dataset index (within its split) and class label
@@ -50,6 +57,10 @@ struct MeasurementInfo {
   double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
   double seconds = 0;  // wall time of the measurement
   std::string grad_plan;
+  bool k_stored = true;          // write K (else only the sums; --store-k)
+  DType k_type = DType::f64;     // the type of the k_blocks' data, stored as is
+  double peak_rss_mb = 0;        // the largest high-water mark of resident memory over ranks
+  double device_memory_mb = -1;  // GPU ranks: the most device memory in use on any rank (else -1)
 };
 
 // Fails with a one-line error if `path` or `path.partial` exists and
@@ -75,7 +86,8 @@ class OutputFile {
 
   void write_run(const RunInfo& info);
   void write_sample(const SampleArrays& s);
-  // Collective. `k_blocks`: this rank's blocks of K (float64), any number.
+  // Collective. `k_blocks`: this rank's blocks of K (of type m.k_type), any
+  // number; ignored when !m.k_stored.
   void write_measurement(const MeasurementInfo& m, int64_t n_total,
                          const std::vector<h5::Block2D>& k_blocks,
                          const StiffnessResults& results,

@@ -28,6 +28,8 @@ void ensure_openblas_kernels(char** argv);
 // One line for the log: the core and, after a re-execution, what it replaced.
 std::string openblas_kernels_note();
 std::string host_name();
+// This process's high-water mark of resident memory (getrusage), in MiB.
+double peak_rss_mb();
 std::string utc_now();  // ISO 8601
 
 }  // namespace stiffness

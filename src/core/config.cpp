@@ -75,10 +75,14 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("grad-method", po::value(&c.grad_method)->default_value(c.grad_method), "auto | factor | materialize | loop")
     ("save-params", po::value(&c.save_params)->default_value(c.save_params), "store the model parameters at every measurement (true/false)")
     ("distance-bins", po::value(&c.distance_bins)->default_value(c.distance_bins), "bins of stiffness against input distance over [0, 2] (0 = off)")
+    ("store-k", po::value(&c.store_k)->default_value(c.store_k), "measurements that write K: every | last | none | steps (comma list) | auto (every while N <= 10000, else last)")
+    ("k-dtype", po::value(&c.k_dtype)->default_value(c.k_dtype), "stored precision of K: float64 | float32")
     // output
     ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
     ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")
     ("threads", po::value(&c.threads)->default_value(c.threads), "threads per rank (0 = cores / ranks on the node)")
+    ("device", po::value(&c.device)->default_value(c.device), "cpu | cuda (one GPU per rank, NCCL) | auto (cuda when possible)")
+    ("gpu-timeout", po::value(&c.gpu_timeout)->default_value(c.gpu_timeout), "seconds a GPU collective may stall before the job ends with an error")
     ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds), "seconds between progress lines on rank 0");
   // clang-format on
   return all;
@@ -188,6 +192,14 @@ void validate(const Config& c) {
   need(c.measure_log >= 0, "--measure-log: must be >= 0, got " + std::to_string(c.measure_log));
   need(c.distance_bins >= 0 && c.distance_bins <= 100000, "--distance-bins: must be in [0, 100000], got " + std::to_string(c.distance_bins));
   need(c.threads >= 0, "--threads: must be >= 0, got " + std::to_string(c.threads));
+  need(c.device == "cpu" || c.device == "cuda" || c.device == "auto",
+       "--device: expected cpu, cuda or auto, got '" + c.device + "'");
+  need(c.k_dtype == "float64" || c.k_dtype == "float32",
+       "--k-dtype: expected float64 or float32, got '" + c.k_dtype + "'");
+  if (c.store_k != "auto" && c.store_k != "every" && c.store_k != "last" && c.store_k != "none")
+    for (auto s : parse_int_list(c.store_k, "--store-k"))
+      need(s >= 0, "--store-k: steps must be >= 0, got " + std::to_string(s));
+  need(c.gpu_timeout > 0, "--gpu-timeout: must be > 0 seconds, got " + num(c.gpu_timeout));
   need(!c.output.empty(), "--output: must not be empty");
   for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
   if (c.model == "mlp") {
@@ -238,9 +250,13 @@ std::string to_ini(const Config& c) {
     << "sample-seed = " << c.sample_seed << "\n"
     << "grad-method = " << c.grad_method << "\n"
     << "distance-bins = " << c.distance_bins << "\n"
+    << "store-k = " << c.store_k << "\n"
+    << "k-dtype = " << c.k_dtype << "\n"
     << "save-params = " << (c.save_params ? "true" : "false") << "\n"
     << "output = " << c.output << "\n"
     << "threads = " << c.threads << "\n"
+    << "device = " << c.device << "\n"
+    << "gpu-timeout = " << c.gpu_timeout << "\n"
     << "progress-seconds = " << c.progress_seconds << "\n";
   return o.str();
 }

@@ -87,6 +87,24 @@ void ClassStiffnessAccumulator::add_tile(int64_t row0, int64_t col0, int64_t row
   }
 }
 
+void ClassStiffnessAccumulator::add_sums(const StiffnessSums& s) {
+  STIFF_CHECK(s.cos.size() == sum_cos_.size() && s.sign.size() == sum_sign_.size() &&
+                  s.count.size() == count_.size() && s.dcos.size() == dsum_cos_.size() &&
+                  s.dsign.size() == dsum_sign_.size() && s.dcount.size() == dcount_.size() &&
+                  s.fit.size() == fit_.size(),
+              "class stiffness: sums of another shape (classes or distance bins differ)");
+  auto add = [](auto& to, const auto& from) {
+    for (size_t i = 0; i < to.size(); ++i) to[i] += from[i];
+  };
+  add(sum_cos_, s.cos);
+  add(sum_sign_, s.sign);
+  add(count_, s.count);
+  add(dsum_cos_, s.dcos);
+  add(dsum_sign_, s.dsign);
+  add(dcount_, s.dcount);
+  add(fit_, s.fit);
+}
+
 double first_zero_crossing(const std::vector<double>& x, const std::vector<double>& y,
                            const std::vector<int64_t>& n) {
   int prev = -1;

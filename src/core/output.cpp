@@ -32,7 +32,7 @@ void check_output_path(const std::string& path, bool overwrite, bool resuming) {
 OutputFile::OutputFile(std::string final_path, MPI_Comm comm, Communicator& agree)
     : final_(std::move(final_path)), partial_(final_ + ".partial"), comm_(comm), agree_(agree) {
   file_ = std::make_unique<h5::File>(h5::File::create(partial_, comm_));
-  h5::write_attr(file_->id(), "format", std::string("stiffness/1"));
+  h5::write_attr(file_->id(), "format", "stiffness/" + std::to_string(kFormatVersion));
   h5::write_attr(file_->id(), "complete", int64_t{0});
 }
 
@@ -91,7 +91,8 @@ void OutputFile::write_run(const RunInfo& i) {
   h5::write_attr(f, "num_classes", i.num_classes);
   h5::write_attr(f, "n_examples", i.n_examples);
   h5::write_attr(f, "num_params", i.num_params);
-  h5::write_attr(f, "gram_dtype", std::string("float64"));
+  h5::write_attr(f, "gram_dtype", i.k_dtype);
+  h5::write_attr(f, "store_k", i.store_k);
 }
 
 void OutputFile::write_sample(const SampleArrays& s) {
@@ -151,9 +152,14 @@ void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
   h5::write_attr(g.id(), "val_accuracy", m.val_accuracy);
   h5::write_attr(g.id(), "seconds", m.seconds);
   h5::write_attr(g.id(), "grad_plan", m.grad_plan);
+  h5::write_attr(g.id(), "peak_rss_mb", m.peak_rss_mb);
+  if (m.device_memory_mb >= 0) h5::write_attr(g.id(), "device_memory_mb", m.device_memory_mb);
+  h5::write_attr(g.id(), "K_stored", int64_t{m.k_stored ? 1 : 0});
 
-  auto K = h5::Matrix::create(*file_, g.id(), "K", n_total, n_total, DType::f64);
-  K.write_blocks(k_blocks);
+  if (m.k_stored) {
+    auto K = h5::Matrix::create(*file_, g.id(), "K", n_total, n_total, m.k_type);
+    K.write_blocks(k_blocks);
+  }
 
   write_classes(*file_, g.id(), "class_stiffness", results.classes, &results.distance);
   if (results.has_coarse) write_classes(*file_, g.id(), "coarse_class_stiffness", results.coarse, nullptr);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "stiffness/config.hpp"
+
 namespace stiffness {
 
 std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_steps, int64_t n_log,
@@ -22,6 +24,15 @@ std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_step
   std::sort(steps.begin(), steps.end());
   steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
   return steps;
+}
+
+bool stores_k(const std::string& rule, int64_t step, int64_t last_measured, int64_t n_examples) {
+  if (rule == "every") return true;
+  if (rule == "none") return false;
+  if (rule == "last") return step == last_measured;
+  if (rule == "auto") return n_examples <= kStoreAllUpTo || step == last_measured;
+  const auto steps = parse_int_list(rule, "--store-k");
+  return std::find(steps.begin(), steps.end(), step) != steps.end();
 }
 
 }  // namespace stiffness

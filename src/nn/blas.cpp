@@ -41,7 +41,8 @@ torch::Tensor syrk_gram(torch::Tensor R) {
   static const auto dsyrk = lookup<SyrkFn<double>>("dsyrk_");
   const bool f32 = R.scalar_type() == torch::kFloat32 && ssyrk;
   const bool f64 = R.scalar_type() == torch::kFloat64 && dsyrk;
-  if (!(f32 || f64) || R.size(0) == 0 || R.size(1) == 0 || !fits_int({R.size(0), R.size(1), R.stride(0)}))
+  // The BLAS is the CPU's: on a GPU (and for other dtypes) torch's GEMM.
+  if (!R.is_cpu() || !(f32 || f64) || R.size(0) == 0 || R.size(1) == 0 || !fits_int({R.size(0), R.size(1), R.stride(0)}))
     return torch::mm(R, R.t());
   if (R.stride(1) != 1 || R.stride(0) < R.size(1)) R = R.contiguous();
   auto C = torch::empty({R.size(0), R.size(0)}, R.options());

@@ -81,7 +81,8 @@ CheckpointState load_checkpoint(const std::string& output, Net& net, Trainer& tr
   rest << f.rdbuf();
   st.options = rest.str();
   torch::serialize::InputArchive model;
-  model.load_from((dir / "model.pt").string());
+  // Straight onto the device the model lives on (a GPU rank's).
+  model.load_from((dir / "model.pt").string(), net->parameters().front().device());
   net->load(model);
   trainer.load((dir / "optimizer.pt").string(), st.step);
   return st;

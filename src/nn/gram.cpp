@@ -81,7 +81,9 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
 }  // namespace
 
 torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBlock& b, bool symmetric) {
-  auto out = torch::zeros({a.n, b.n}, torch::kFloat64);
+  // On the blocks' device (a GPU rank keeps its tiles there until written).
+  const auto device = a.parts.empty() ? torch::Device(torch::kCPU) : a.parts[0].device();
+  auto out = torch::zeros({a.n, b.n}, torch::TensorOptions(torch::kFloat64).device(device));
   if (a.n == 0 || b.n == 0) return out;
   STIFF_CHECK(!symmetric || a.n == b.n, "gram_tile: a symmetric tile must be square");
   // Rows in chunks so that the temporaries (two Grams and their product in

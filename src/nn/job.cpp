@@ -12,10 +12,13 @@
 #include <set>
 #include <sstream>
 
+#include "stiffness/collective_phase.hpp"
 #include "stiffness/dataset.hpp"
 #include "stiffness/error.hpp"
+#include "stiffness/gpu_comm.hpp"
 #include "stiffness/metrics.hpp"
 #include "stiffness/nn/checkpoint.hpp"
+#include "stiffness/nn/device.hpp"
 #include "stiffness/nn/measure.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
@@ -29,26 +32,6 @@
 namespace stiffness {
 
 namespace {
-
-// Runs a phase on every rank; if it throws on any rank, the lowest failing
-// rank prints its one-line message and every rank throws ReportedError, so
-// no rank is left waiting in a collective.
-template <class Fn>
-void collective_phase(Communicator& comm, Fn&& fn) {
-  std::string err;
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    err = e.what();
-    if (err.empty()) err = "unknown error";
-  }
-  // Lowest failing rank: max over ranks of (P - 1 - rank) for failures.
-  int64_t key = err.empty() ? -1 : comm.size() - 1 - comm.rank();
-  comm.allreduce_max(&key, 1, DType::i64);
-  if (key < 0) return;
-  if (comm.size() - 1 - comm.rank() == key) std::fprintf(stderr, "stiffness: error: %s\n", err.c_str());
-  throw ReportedError{1};
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -67,7 +50,9 @@ std::string result_options(const Config& c) {
   std::istringstream in(to_ini(c));
   std::string line, kept;
   while (std::getline(in, line))
-    if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0) kept += line + "\n";
+    if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0 &&
+        line.rfind("device", 0) != 0 && line.rfind("gpu-timeout", 0) != 0)
+      kept += line + "\n";
   return kept;
 }
 
@@ -97,16 +82,15 @@ int configure_threads(const Config& c, int local_ranks) {
 }  // namespace
 
 int run_train(MpiComm& world, int argc, const char* const* argv) {
-  Communicator& comm = world;
   const auto t_start = std::chrono::steady_clock::now();
-  const int P = comm.size(), rank = comm.rank();
+  const int P = world.size(), rank = world.rank();
   spdlog::set_pattern("[%H:%M:%S] %v");
   spdlog::set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
 
   Setup s;
   ParsedArgs parsed;
   // Phase 1: options and output path. Same answer on every rank.
-  collective_phase(comm, [&] {
+  collective_phase(world, [&] {
     parsed = parse_train_args(argc, argv);
     if (parsed.help) return;
     validate(parsed.config);
@@ -120,13 +104,23 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   }
   s.c = parsed.config;
   const Config& c = s.c;
+  // The device of every rank, and the communicator for its tensors (NCCL for
+  // GPU buffers; host values, the checkpoint and the file stay on MPI).
+  RankDevice dev = open_device(world, c.device, c.gpu_timeout);
+  Communicator& comm = dev.comm(world);
+  const torch::Device device = dev.choice.device;
 
   const int threads = configure_threads(c, node_local_size(world.get()));
   spdlog::info("stiffness {} ({}), {} rank{}, {} thread{} per rank, LibTorch {}", STIFFNESS_VERSION,
                STIFFNESS_GIT_HASH, P, P > 1 ? "s" : "", threads, threads > 1 ? "s" : "",
                TORCH_VERSION);
   spdlog::info("BLAS: {}; {}", blas_in_use(), openblas_kernels_note());
-  spdlog::info("device: CPU; communication: MPI (gradients all-reduced, Gram blocks on a ring)");
+  for (const auto& line : dev.per_rank) spdlog::info("device: {}", line);
+  spdlog::info("communication: {}; precision: {}",
+               device.is_cuda() ? "NCCL (" + gpu_backend_note() + ") for gradients and Gram blocks on a ring, "
+                                  "MPI for host values"
+                                : std::string("MPI (gradients all-reduced, Gram blocks on a ring)"),
+               dev.precision);
 
   // Phase 2: data and the measured sample.
   collective_phase(comm, [&] {
@@ -145,9 +139,10 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     s.c.num_classes = s.train_set.num_classes;  // resolves 0 = from the data
     // The recorded dataset name follows the format unless given.
     if (c.data_format != "idx" && c.dataset == "fashion-mnist") s.c.dataset = c.data_format;
-    s.train = to_tensors(s.train_set, dtype_of(c), c.train_limit);
-    s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit);
+    s.train = to_tensors(s.train_set, dtype_of(c), c.train_limit, device);
+    s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit, device);
     s.sample = make_sample(c, s.train_set, s.val_set, s.train.size(), s.val.size(), dtype_of(c));
+    move_to(s.sample, device);
     STIFF_CHECK(s.train.size() >= c.batch_size,
                 "--batch-size: " + std::to_string(c.batch_size) + " is larger than the training set (" +
                     std::to_string(s.train.size()) + " examples)");
@@ -161,7 +156,9 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
 
   // Replicas start identical: same seed everywhere, then rank 0's values.
   torch::manual_seed(c.seed);
+  // Built on the CPU from the seed, then moved: the same initial model on any device.
   Net net = build_model(c, s.train_set.channels, s.train_set.height, s.train_set.width, c.num_classes);
+  net->to(device);
   broadcast_parameters(net, comm);
   const std::string model_desc = describe_model(net, c, s.train_set.example_size());
   spdlog::info("model: {}", model_desc);
@@ -225,6 +222,8 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   info.num_classes = c.num_classes;
   info.n_examples = N;
   info.num_params = net->num_params();
+  info.k_dtype = c.k_dtype;
+  info.store_k = c.store_k;
   if (!resume) {
     out->write_run(info);
     out->write_sample(sample_arrays(s.sample));
@@ -245,7 +244,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
       return kExitPreempted;
     }
     if (next < schedule.size() && schedule[next] == step) {
-      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c};
+      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c, schedule.back()};
       progress.pause(measure(ctx, step, trainer.epoch(), *out).seconds);
       ++next;
     }

@@ -87,6 +87,9 @@ struct MaxPool2x2 : public torch::autograd::Function<MaxPool2x2> {
 
 torch::Tensor max_pool2x2(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4, "max_pool2x2: expected N x C x H x W, got ", x.sizes());
+  // The hand-written kernel reads host memory; on a GPU torch's own pooling
+  // (same window, same gradient routing) runs on the device.
+  if (!x.is_cpu()) return torch::max_pool2d(x, {2, 2});
   return MaxPool2x2::apply(x);
 }
 

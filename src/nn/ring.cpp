@@ -86,9 +86,9 @@ RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& 
 
   // The diagonal tile (step 0) holds |g_i|^2 of this rank's examples; every
   // rank needs all of them for cosines.
-  const auto& kd = res.tiles.front().k;
-  std::vector<double> my_diag(mine.size());
-  for (int64_t i = 0; i < mine.size(); ++i) my_diag[i] = kd.data_ptr<double>()[i * mine.size() + i];
+  // N numbers: the one place where a GPU rank's ring result meets the host.
+  auto kd = res.tiles.front().k.diagonal().to(torch::kCPU).contiguous();
+  std::vector<double> my_diag(kd.data_ptr<double>(), kd.data_ptr<double>() + kd.numel());
   std::vector<int64_t> counts(P);
   for (int q = 0; q < P; ++q) counts[q] = block_range(n_total, P, q).size();
   res.diag.resize(n_total);

@@ -32,13 +32,13 @@ void unflatten_into(const torch::Tensor& flat, std::vector<torch::Tensor>& ts) {
 
 }  // namespace
 
-TensorData to_tensors(const ImageSet& set, torch::Dtype dtype, int64_t limit) {
+TensorData to_tensors(const ImageSet& set, torch::Dtype dtype, int64_t limit, torch::Device device) {
   const int64_t n = limit > 0 ? std::min(limit, set.n) : set.n;
   auto x = torch::from_blob(const_cast<float*>(set.pixels.data()),
                             {n, set.channels, set.height, set.width}, torch::kFloat32)
-               .to(dtype)
-               .clone();
-  auto y = torch::from_blob(const_cast<int64_t*>(set.labels.data()), {n}, torch::kInt64).clone();
+               .to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
+  auto y = torch::from_blob(const_cast<int64_t*>(set.labels.data()), {n}, torch::kInt64)
+               .to(device, torch::kInt64, false, /*copy=*/true);
   return {x, y};
 }
 
@@ -126,7 +126,7 @@ double Trainer::step() {
   double loss_sum = 0;
   auto params = net_->parameters();
   if (!idx.empty()) {
-    auto sel = torch::tensor(idx, torch::kInt64);
+    auto sel = torch::tensor(idx, torch::kInt64).to(data_.x.device());
     auto logits = net_->forward(data_.x.index_select(0, sel));
     auto loss = torch::nn::functional::cross_entropy(
         logits, data_.y.index_select(0, sel),
@@ -174,7 +174,7 @@ void Trainer::save(const std::string& path) {
 
 void Trainer::load(const std::string& path, int64_t step) {
   torch::serialize::InputArchive a;
-  a.load_from(path);
+  a.load_from(path, data_.x.device());  // optimiser state next to the parameters
   opt_->load(a);
   step_ = step;
   reshuffle(step_ / steps_per_epoch_);

@@ -1,11 +1,17 @@
 // The ring on 1-4 ranks against one process: every tile of K, every method,
 // N divisible by P or not (and N < P); class stiffness reduced over ranks;
 // data-parallel training keeps replicas identical and equal to 1-rank training.
+// With STIFFNESS_TEST_DEVICE=cuda (tests/gpu/run.sh) the ring and the training
+// run on the ranks' GPUs through the NCCL communicator, against the same CPU
+// references.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "stiffness/config.hpp"
 #include "stiffness/metrics.hpp"
 #include "stiffness/mpi_comm.hpp"
+#include "stiffness/nn/device.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
 #include "stiffness/nn/ring.hpp"
@@ -22,6 +28,12 @@ struct Case {
   torch::Dtype dtype;
   int64_t n;
 };
+
+// The device under test and its communicator (NCCL over `world` on CUDA).
+RankDevice test_device(MpiComm& world) {
+  const char* d = std::getenv("STIFFNESS_TEST_DEVICE");
+  return open_device(world, d ? d : "cpu", 120);
+}
 
 Net make_net(const std::string& model, torch::Dtype dtype) {
   Config c;
@@ -44,10 +56,19 @@ void check_ring(const Case& cs) {
   auto G = per_example_gradients_loop(net, x, y);
   auto K_ref = torch::mm(G, G.t()).to(torch::kFloat64);
 
-  auto plan = plan_gradients(net, x[0], cs.n, cs.method);
+  // The same model and data on the device under test.
+  RankDevice dev = test_device(comm);
+  Net dnet = make_net(cs.model, cs.dtype);
+  dnet->to(dev.choice.device);
+  auto dx = x.to(dev.choice.device), dy = y.to(dev.choice.device);
+  auto plan = plan_gradients(dnet, dx[0], cs.n, cs.method);
   const Range mine = block_range(cs.n, P, r);
-  auto blk = compute_block(net, plan, x.slice(0, mine.begin, mine.end), y.slice(0, mine.begin, mine.end));
-  auto ring = ring_gram(comm, plan, blk, cs.n);
+  auto blk = compute_block(dnet, plan, dx.slice(0, mine.begin, mine.end), dy.slice(0, mine.begin, mine.end));
+  auto ring = ring_gram(dev.comm(comm), plan, blk, cs.n);
+  for (auto& t : ring.tiles) {
+    EXPECT_EQ(t.k.device(), dev.choice.device);
+    t.k = t.k.cpu();
+  }
 
   const double tol = cs.dtype == torch::kFloat64 ? 1e-10 : 1e-5;
   const double scale = K_ref.abs().max().item<double>();
@@ -126,6 +147,9 @@ TEST(Training, ReplicasStayIdenticalAndMatchOneRank) {
   Config c;
   c.batch_size = 12;  // not divisible by 4 or 3... 12 is; shards differ for P=... see below
   c.lr = 1e-2;
+  RankDevice dev = test_device(world);
+  Communicator& comm = dev.comm(world);
+  TensorData ddata{data.x.to(dev.choice.device), data.y.to(dev.choice.device)};
   for (std::string opt : {"adam", "sgd"}) {
     c.optimizer = opt;
     c.batch_size = opt == "adam" ? 12 : 10;  // 10 splits unevenly over 3 and 4 ranks
@@ -137,22 +161,24 @@ TEST(Training, ReplicasStayIdenticalAndMatchOneRank) {
       a->parameters()[0].add_(world.rank());
       b->parameters()[0].add_(world.rank());
     }
-    broadcast_parameters(a, world);
+    a->to(dev.choice.device);
+    broadcast_parameters(a, comm);
     broadcast_parameters(b, self);
     {
       torch::NoGradGuard ng;  // b must start from rank 0's values too
       auto pa = a->parameters(), pb = b->parameters();
       for (size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
     }
-    Trainer ta(a, c, world, data), tb(b, c, self, data);
+    // a: the device under test over all ranks; b: one CPU rank.
+    Trainer ta(a, c, comm, ddata), tb(b, c, self, data);
     for (int s = 0; s < 10; ++s) {  // crosses an epoch boundary (96 / 12 = 8 steps)
       ta.step();
       tb.step();
     }
-    EXPECT_EQ(replica_divergence(a, world), 0.0) << opt;
+    EXPECT_EQ(replica_divergence(a, comm), 0.0) << opt;
     auto pa = a->parameters(), pb = b->parameters();
     double diff = 0;
-    for (size_t i = 0; i < pa.size(); ++i) diff = std::max(diff, (pa[i] - pb[i]).abs().max().item<double>());
+    for (size_t i = 0; i < pa.size(); ++i) diff = std::max(diff, (pa[i].cpu() - pb[i]).abs().max().item<double>());
     EXPECT_LT(diff, 1e-10) << opt << ": " << world.size() << " ranks vs 1 rank";
   }
 }

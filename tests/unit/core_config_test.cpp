@@ -133,3 +133,33 @@ TEST(Metrics, ClassMatricesByHand) {
   EXPECT_DOUBLE_EQ(vv.cosine[1], 3.0 / 6);
   EXPECT_EQ(vv.pairs[1], 1);
 }
+
+TEST(StoreK, RulesSelectTheMeasurementsThatWriteK) {
+  // every / none / last regardless of N; auto: every while N <= 10000, then last only.
+  EXPECT_TRUE(stores_k("every", 3, 10, 50000));
+  EXPECT_FALSE(stores_k("none", 10, 10, 50));
+  EXPECT_FALSE(stores_k("last", 3, 10, 50));
+  EXPECT_TRUE(stores_k("last", 10, 10, 50));
+  EXPECT_TRUE(stores_k("auto", 0, 10, kStoreAllUpTo));
+  EXPECT_FALSE(stores_k("auto", 0, 10, kStoreAllUpTo + 1));
+  EXPECT_TRUE(stores_k("auto", 10, 10, kStoreAllUpTo + 1));
+  EXPECT_TRUE(stores_k("0,7", 7, 10, 50));
+  EXPECT_FALSE(stores_k("0,7", 8, 10, 50));
+}
+
+TEST(StoreK, BadValuesAreRefusedByName) {
+  Config c;
+  c.store_k = "sometimes";
+  EXPECT_THROW(validate(c), Error);
+  c.store_k = "0,-3";
+  EXPECT_THROW(validate(c), Error);
+  c.store_k = "0,5";
+  EXPECT_NO_THROW(validate(c));
+  c.k_dtype = "float16";
+  try {
+    validate(c);
+    FAIL() << "--k-dtype float16 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--k-dtype"), std::string::npos) << e.what();
+  }
+}

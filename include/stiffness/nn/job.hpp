@@ -2,16 +2,12 @@
 // and measure the Gram matrix and class stiffness at the scheduled steps.
 #pragma once
 
+#include "stiffness/collective_phase.hpp"
 #include "stiffness/comm.hpp"
 #include "stiffness/mpi_comm.hpp"
 #include "stiffness/config.hpp"
 
 namespace stiffness {
-
-// Thrown after an error has been reported (once) on every rank; main exits 1.
-struct ReportedError {
-  int code = 1;
-};
 
 // Returns the process exit code. Collective over `comm`.
 int run_train(MpiComm& world, int argc, const char* const* argv);

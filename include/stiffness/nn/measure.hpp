@@ -38,6 +38,8 @@ struct Sample {
 Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, int64_t n_train,
                    int64_t n_val, torch::Dtype dtype);
 SampleArrays sample_arrays(const Sample& s);
+// The sample's tensors (inputs, labels, unit-norm inputs) onto `device`.
+void move_to(Sample& s, torch::Device device);
 
 struct MeasureContext {
   Communicator& comm;
@@ -47,6 +49,7 @@ struct MeasureContext {
   const TensorData& train;
   const TensorData& val;
   const Config& c;
+  int64_t last_measured = 0;  // the schedule's last step (--store-k last)
 };
 
 struct MeasureSummary {

@@ -21,8 +21,10 @@ struct TensorData {
   int64_t size() const { return x.size(0); }
 };
 
-// The first `limit` examples (0 = all) of `set` as tensors of `dtype`.
-TensorData to_tensors(const ImageSet& set, torch::Dtype dtype, int64_t limit = 0);
+// The first `limit` examples (0 = all) of `set` as tensors of `dtype` on
+// `device` (a GPU rank keeps its whole training set there: no host copy per batch).
+TensorData to_tensors(const ImageSet& set, torch::Dtype dtype, int64_t limit = 0,
+                      torch::Device device = torch::kCPU);
 
 // Rank 0's parameters to every rank, so that replicas are identical.
 void broadcast_parameters(Net& net, Communicator& comm);
