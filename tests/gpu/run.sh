@@ -476,7 +476,7 @@ STEP_DETAIL=""
 
 # 5. build (the peer may still be running on the GPU)
 if [[ $DRY == 1 ]]; then
-  read -r -a WANT <<<"stiffness_core unit_core mpi_core ${GPU_DRY_TARGETS:-}"
+  read -r -a WANT <<<"stiffness_core unit_core mpi_core unit_gpu ${GPU_DRY_TARGETS:-}"
 else
   read -r -a WANT <<<"${GPU_TARGETS:-stiffness unit_gpu gpu_check mpi_nn stiffness_bench}"
 fi
@@ -515,7 +515,7 @@ bin() { target_file "$1"; }
 
 # ldd: our libraries must come from the prefix (or the machine), none missing.
 STIFF=$(bin stiffness)
-for t in stiffness unit_core mpi_core; do
+for t in stiffness unit_core mpi_core unit_gpu; do
   f=$(bin $t)
   [[ -n $f ]] || continue
   logfile "ldd-$t"
@@ -554,6 +554,12 @@ if [[ $DRY == 1 ]]; then
   [[ -n $f ]] && step unit_core 120 env STIFFNESS_TEST_TMP="$OUT/tmp/unit_core" "${WL[@]}" "$f"
   f=$(bin mpi_core)
   [[ -n $f ]] && step "mpi_core -n 2" 120 env STIFFNESS_TEST_TMP="$OUT/tmp/mpi_core" "${MPIEXEC[@]}" -n 2 "$f"
+  # The NCCL backend built against the prefix's MPI: its no-GPU path.
+  f=$(bin unit_gpu)
+  if [[ -n $f ]]; then
+    step "unit_gpu -n 1 (no GPU)" 60 "${MPIEXEC[@]}" -n 1 "$f"
+    step "unit_gpu -n 2 (no GPU)" 60 "${MPIEXEC[@]}" -n 2 "$f"
+  fi
   # The per-rank NCCL_HOSTID wrapper of the 2-rank GPU runs.
   rank_env_post() {
     local ids
