@@ -5,8 +5,9 @@ apart from timings.
 usage: same_run.py A.h5 B.h5
 
 Every attribute, group and dataset must be equal (floats exactly, NaN in the
-same places), except the attributes `created` (start time) and `seconds`
-(wall time of each measurement). Prints one line; exits 1 listing the first
+same places), except the attributes `created` (start time), `seconds`
+(wall time of each measurement) and the memory high-water marks `peak_rss_mb`
+`device_memory_mb`. Prints one line; exits 1 listing the first
 differences.
 """
 import sys
@@ -14,7 +15,8 @@ import sys
 import h5py
 import numpy as np
 
-IGNORED_ATTRS = {"created", "seconds"}
+# Timings and memory high-water marks describe the process, not the result.
+IGNORED_ATTRS = {"created", "seconds", "peak_rss_mb", "device_memory_mb"}
 diffs = []
 
 
