@@ -99,50 +99,9 @@ grep -q 'resuming from' "$task_log" || fail "the restarted task did not resume f
 [[ -e $RESULTS/long.h5.ckpt || -e $RESULTS/long.h5.partial ]] && fail "checkpoint or .partial left behind"
 [[ -f $RESULTS/long.h5 ]] || fail "the interrupted run's file is missing"
 
-"$PY" - "$TMP/reference.h5" "$RESULTS/long.h5" <<'EOF' || fail "interrupted and uninterrupted runs differ"
-import sys
-import h5py
-import numpy as np
-
-IGNORED_ATTRS = {"created", "seconds"}  # start time, wall time of each measurement
-a_path, b_path = sys.argv[1], sys.argv[2]
-diffs = []
-
-def same(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    if x.shape != y.shape or x.dtype != y.dtype:
-        return False
-    if x.dtype.kind == "f":
-        return np.array_equal(x, y, equal_nan=True)
-    return np.array_equal(x, y)
-
-def compare(ga, gb, path):
-    for k in sorted(set(ga.attrs) | set(gb.attrs)):
-        if k in IGNORED_ATTRS:
-            continue
-        if k not in ga.attrs or k not in gb.attrs:
-            diffs.append(f"{path}@{k}: only in one file")
-        elif not same(ga.attrs[k], gb.attrs[k]):
-            diffs.append(f"{path}@{k}: {ga.attrs[k]!r} != {gb.attrs[k]!r}")
-    if isinstance(ga, h5py.Dataset):
-        if not same(ga[()], gb[()]):
-            diffs.append(f"{path}: data differ")
-        return
-    for k in sorted(set(ga) | set(gb)):
-        if k not in ga or k not in gb:
-            diffs.append(f"{path}/{k}: only in one file")
-        else:
-            compare(ga[k], gb[k], f"{path}/{k}")
-
-with h5py.File(a_path, "r") as a, h5py.File(b_path, "r") as b:
-    compare(a, b, "")
-    n = len(a["measurements"])
-for d in diffs[:20]:
-    print("differs:", d, file=sys.stderr)
-if not diffs:
-    print(f"identical to the uninterrupted run ({n} measurements; ignoring {sorted(IGNORED_ATTRS)})")
-sys.exit(1 if diffs else 0)
-EOF
+# Everything equal apart from timings and memory high-water marks.
+"$PY" "$CLI_DIR/same_run.py" "$TMP/reference.h5" "$RESULTS/long.h5" ||
+  fail "interrupted and uninterrupted runs differ"
 
 "$PY" "$CLI_DIR/check_aggregate.py" "$RESULTS/aggregate" "$RESULTS/long.h5" "$RESULTS/short.h5" ||
   fail "the aggregation disagrees with the run files"
