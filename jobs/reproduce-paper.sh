@@ -43,7 +43,7 @@ for model in mlp cnn; do
     mpiexec -n "$RANKS" --oversubscribe "$BIN" train --config "jobs/paper-$model.ini" \
       --lr "$lr" --epochs "$epochs" --train-limit "$TRAIN_LIMIT" --per-class "$PER_CLASS" \
       --val-per-class "$VAL_PER_CLASS" --eval-examples "$EVAL" --measure-log 6 \
-      --save-params false --progress-seconds 1000 \
+      --save-params false --store-k last --progress-seconds 1000 \
       --output "$OUT/$model-lr$lr.h5" --overwrite | grep -E "measured|done" | tail -1 || true
     [[ -f $OUT/$model-lr$lr.h5 ]] || { echo "reproduce-paper.sh: run $model lr $lr wrote no file" >&2; exit 1; }
   done
