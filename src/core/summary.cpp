@@ -19,7 +19,8 @@ namespace {
 const std::vector<std::string> kColumns{"step",          "epoch",         "train_loss",
                                         "train_accuracy", "val_loss",      "val_accuracy",
                                         "pair_set",      "within_cosine", "between_cosine",
-                                        "within_sign",   "between_sign",  "xi"};
+                                        "within_sign",   "between_sign",  "xi",
+                                        "half_length"};
 
 std::string value_of(const RunValues& r, const std::string& key) {
   auto it = r.config.find(key);
@@ -116,7 +117,8 @@ void write_summary(std::ostream& out, const RunValues& run, const SummaryOptions
             << format_number(m.val_accuracy) << "," << csv_field(p.name) << ","
             << format_number(p.within_cosine) << "," << format_number(p.between_cosine) << ","
             << format_number(p.within_sign) << "," << format_number(p.between_sign) << ","
-            << (p.xi ? format_number(*p.xi) : "") << "\n";
+            << (p.xi ? format_number(*p.xi) : "") << ","
+            << (p.half_length ? format_number(*p.half_length) : "") << "\n";
       }
     return;
   }
@@ -134,7 +136,8 @@ void write_summary(std::ostream& out, const RunValues& run, const SummaryOptions
             << ", \"between_cosine\": " << json_number(p.between_cosine)
             << ", \"within_sign\": " << json_number(p.within_sign)
             << ", \"between_sign\": " << json_number(p.between_sign)
-            << ", \"xi\": " << (p.xi ? json_number(*p.xi) : "null") << "}\n";
+            << ", \"xi\": " << (p.xi ? json_number(*p.xi) : "null")
+            << ", \"half_length\": " << (p.half_length ? json_number(*p.half_length) : "null") << "}\n";
       }
     return;
   }
@@ -153,17 +156,21 @@ void write_summary(std::ostream& out, const RunValues& run, const SummaryOptions
     return;
   }
   char line[256];
-  std::snprintf(line, sizeof line, "%8s %7s %10s %9s %9s %8s %-11s %8s %8s %8s %8s %8s\n", "step", "epoch",
+  // xi is the paper's (NaN when the fit does not cross zero inside the
+  // data); half_len the half-stiffness length (docs/metrics.md).
+  std::snprintf(line, sizeof line, "%8s %7s %10s %9s %9s %8s %-11s %8s %8s %8s %8s %8s %8s\n", "step", "epoch",
                 "train_loss", "train_acc", "val_loss", "val_acc", "pairs", "cos_in", "cos_out", "sign_in",
-                "sign_out", "xi");
+                "sign_out", "xi", "half_len");
   out << line;
   for (const auto& m : run.measurements)
     for (const auto& p : m.pair_sets) {
       if (!wanted(o, p)) continue;
-      std::snprintf(line, sizeof line, "%8lld %7.3f %10.4f %9.4f %9.4f %8.4f %-11s %8.4f %8.4f %8.4f %8.4f %8s\n",
+      std::snprintf(line, sizeof line,
+                    "%8lld %7.3f %10.4f %9.4f %9.4f %8.4f %-11s %8.4f %8.4f %8.4f %8.4f %8s %8s\n",
                     static_cast<long long>(m.step), m.epoch, m.train_loss, m.train_accuracy, m.val_loss,
                     m.val_accuracy, p.name.c_str(), p.within_cosine, p.between_cosine, p.within_sign,
-                    p.between_sign, p.xi ? cell(*p.xi, 4).c_str() : "-");
+                    p.between_sign, p.xi ? cell(*p.xi, 4).c_str() : "-",
+                    p.half_length ? cell(*p.half_length, 4).c_str() : "-");
       out << line;
     }
 }

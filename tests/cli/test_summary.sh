@@ -14,12 +14,12 @@ S=("$STIFFNESS_BIN" summary)
 cat "$TMP/table.out"
 grep -q "incomplete" "$TMP/table.out" && fail "a finished run is called incomplete"
 grep -q "model mlp, fashion-mnist, adam lr 0.001" "$TMP/table.out" || fail "the header line lacks model/data/lr"
-grep -q "cos_in.*cos_out.*sign_in.*sign_out.*xi" "$TMP/table.out" || fail "the table header lacks the stiffness columns"
+grep -q "cos_in.*cos_out.*sign_in.*sign_out.*xi.*half_len" "$TMP/table.out" || fail "the table header lacks the stiffness columns"
 
 "${S[@]}" --format csv "$TMP/run.h5" >"$TMP/s.csv" || fail "summary --format csv failed"
 "${S[@]}" --format jsonl --pair-set all "$TMP/run.h5" >"$TMP/s.jsonl" || fail "summary --format jsonl failed"
 "$PY" - "$TMP/run.h5" "$TMP/s.csv" "$TMP/s.jsonl" "$TMP/table.out" <<'PYEOF' || fail "summary output disagrees with the file"
-import csv, json, sys, h5py
+import csv, json, math, sys, h5py
 path, csv_path, jsonl_path, table_path = sys.argv[1:]
 f = h5py.File(path, "r")
 ms = [f["measurements"][k] for k in sorted(f["measurements"])]
@@ -34,7 +34,10 @@ for r, m in zip(rows, ms):
     assert float(r["train_loss"]) == m.attrs["train_loss"]
     for k in ("within_cosine", "between_cosine", "within_sign", "between_sign"):
         assert float(r[k]) == cs.attrs[k], (k, r[k], cs.attrs[k])
-    assert float(r["xi"]) == cs.attrs["xi_linear"]
+    # xi is NaN when the fit does not cross zero inside the data (format 2).
+    xi, fxi = float(r["xi"]), cs.attrs["xi_linear"]
+    assert xi == fxi or (math.isnan(xi) and math.isnan(fxi)), (xi, fxi)
+    assert float(r["half_length"]) == cs.attrs["half_length"], (r["half_length"], cs.attrs["half_length"])
 objs = [json.loads(line) for line in open(jsonl_path)]
 assert len(objs) == 3 * len(ms), len(objs)
 assert {o["pair_set"] for o in objs} == {"train_train", "train_val", "val_val"}
