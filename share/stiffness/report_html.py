@@ -29,12 +29,16 @@ CAPTIONS = [  # (file name prefix, caption); the first match wins
                  "last measurement of run {rest}. Diagonal: within-class; off-diagonal: between-class."),
     ("stiffness-vs-step-", "Within- and between-class cosine and sign stiffness against the training "
                            "step, {rest} pairs: a line per learning rate, a column per model (seeds averaged)."),
+    ("stiffness-vs-train-loss-", "Within- and between-class stiffness against the training loss, "
+                                 "{rest} pairs: runs compared at equal training loss instead of equal "
+                                 "epoch; the onset of overfitting (lowest validation loss) marked."),
     ("stiffness-vs-distance-by-lr", "Within-class stiffness against input distance at the last "
                                     "measurement: a line per learning rate, a panel per model."),
     ("stiffness-vs-distance-", "Within-class stiffness against input distance for run {rest}: a line "
-                               "per measurement, the critical length xi marked."),
-    ("xi-vs-lr", "Critical length xi (the distance at which stiffness falls to zero) against the "
-                 "learning rate, a line per model."),
+                               "per measurement, the critical lengths marked where they lie in the data."),
+    ("xi-vs-lr", "Critical lengths against the learning rate, a line per model: the paper's xi (the "
+                 "distance at which the fitted within-class stiffness falls to zero; absent when that "
+                 "lies outside the data) and the half-stiffness length (docs/metrics.md)."),
 ]
 
 
@@ -65,7 +69,7 @@ def run_table(rows):
     shown = varying or [k for k in ("model", "lr", "seed") if k in keys]
     head = ["run"] + shown + ["ranks", "measurements", "last step", "train loss", "train acc",
                                "val loss", "val acc", "cos within", "cos between", "sign within",
-                               "sign between", "xi"]
+                               "sign between", "xi", "half length"]
     body = []
     for run, rs in runs.items():
         steps = sorted({int(r["step"]) for r in rs})
@@ -75,7 +79,7 @@ def run_table(rows):
             tt["ranks"], str(len(steps)), str(steps[-1]), num(tt["train_loss"]),
             num(tt["train_accuracy"]), num(tt["val_loss"]), num(tt["val_accuracy"]),
             num(tt["within_cosine"]), num(tt["between_cosine"]), num(tt["within_sign"]),
-            num(tt["between_sign"]), num(tt.get("xi", ""))])
+            num(tt["between_sign"]), num(tt.get("xi", "")), num(tt.get("half_length", ""))])
     return head, body
 
 
@@ -87,7 +91,7 @@ def figures(out_dir, fmt, since):
         if name.endswith("." + fmt) and os.path.isfile(path) and os.path.getmtime(path) >= since:
             found.append(path)
     # Overviews first, then one figure per run.
-    order = ["stiffness-vs-step-", "xi-vs-lr", "stiffness-vs-distance-by-lr", "stiffness-vs-distance-", "heatmap-"]
+    order = ["stiffness-vs-step-", "stiffness-vs-train-loss-", "xi-vs-lr", "stiffness-vs-distance-by-lr", "stiffness-vs-distance-", "heatmap-"]
     return sorted(found, key=lambda p: (next((i for i, o in enumerate(order)
                                               if os.path.basename(p).startswith(o)), len(order)), p))
 
