@@ -98,6 +98,9 @@ def ordered_sets(names):
     return [s for s in PAIR_SET_TITLES if s in names] + sorted(set(names) - set(PAIR_SET_TITLES))
 
 
+MAX_CURVES = 10
+
+
 def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
     """Per run: within-class stiffness against distance, a line per measurement."""
     last_curves = {}
@@ -106,6 +109,13 @@ def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
         if not curves:
             continue
         last_curves[path] = curves[-1]
+        # At most MAX_CURVES lines (evenly spaced, first and last kept): a
+        # long run measured at every epoch would otherwise bury the plot
+        # under its legend.
+        total = len(curves)
+        if total > MAX_CURVES:
+            keep = sorted({round(i * (total - 1) / (MAX_CURVES - 1)) for i in range(MAX_CURVES)})
+            curves = [curves[i] for i in keep]
         rows = rows_by_run.get(path, [])
         label = run_label(rows[0]) if rows else os.path.basename(path)
         sets = ordered_sets({ps for _, s in curves for ps in s})
@@ -146,7 +156,8 @@ def stiffness_vs_distance(run_files, rows_by_run, out_dir, fmt, written, names):
         labels.append("never halves: the\nlength is the data's end")
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5),
                    title="measured at", frameon=False)
-        fig.suptitle(f"Within-class stiffness against input distance during training\n{label}")
+        shown = "" if len(curves) == total else f" ({len(curves)} of {total} measurements)"
+        fig.suptitle(f"Within-class stiffness against input distance during training{shown}\n{label}")
         fig.tight_layout()
         save(fig, out_dir, f"stiffness-vs-distance-{names.stem(path)}", fmt, written)
     if last_curves:
