@@ -3,6 +3,7 @@
 // loop's full gradients). Chunked so temporaries stay bounded; a diagonal
 // tile computes half and mirrors.
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
@@ -130,22 +131,42 @@ constexpr int64_t kRows = 256, kCols = 2048;
 void add_dense_fused(const std::vector<std::array<torch::Tensor, 4>>& layers, int64_t i, int64_t ie, int64_t c0,
                      bool symmetric, torch::Tensor o) {
   const int64_t nb = o.size(1) + c0;
-  auto opt = layers.front()[0].options();
-  auto g = torch::empty({kRows * kCols}, opt), h = torch::empty({kRows * kCols}, opt);
-  for (int64_t r = i; r < ie; r += kRows) {
-    const int64_t re = std::min(ie, r + kRows);
-    for (int64_t c = symmetric ? r : c0; c < nb; c += kCols) {
-      const int64_t ce = std::min(nb, c + kCols);
-      auto ob = o.slice(0, r - i, re - i).slice(1, c - c0, ce - c0);
-      auto gb = g.narrow(0, 0, (re - r) * (ce - c)).view({re - r, ce - c});
-      auto hb = h.narrow(0, 0, (re - r) * (ce - c)).view({re - r, ce - c});
-      for (const auto& l : layers) {
-        torch::mm_out(gb, l[0].slice(0, r - i, re - i), l[2].slice(0, c, ce).t());
-        torch::mm_out(hb, l[1].slice(0, r - i, re - i), l[3].slice(0, c, ce).t());
-        add_hadamard(gb, hb, ob);
-      }
+  std::vector<std::array<int64_t, 2>> blocks;  // (first row, first column)
+  for (int64_t r = i; r < ie; r += kRows)
+    for (int64_t c = symmetric ? r : c0; c < nb; c += kCols) blocks.push_back({r, c});
+  // One thread per share of the blocks, each with a single-threaded BLAS:
+  // on the shared 2-core machine one block's GEMMs split over two threads,
+  // then the product on two others, ran the BLAS at about 2/3 of this rate.
+  using GetFn = int (*)();
+  using SetFn = void (*)(int);
+  static const auto get_threads = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  static const auto set_threads = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  const int64_t workers = get_threads && set_threads ? at::get_num_threads() : 1;
+  struct Restore {  // the BLAS's threads as they were, even on a throw
+    int n;
+    SetFn set;
+    ~Restore() {
+      if (n > 0) set(n);
     }
-  }
+  } restore{workers > 1 ? get_threads() : 0, set_threads};
+  if (workers > 1) set_threads(1);
+  auto opt = layers.front()[0].options();
+  at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
+    auto g = torch::empty({kRows * kCols}, opt), h = torch::empty({kRows * kCols}, opt);
+    for (int64_t w = w0; w < w1; ++w)
+      for (size_t k = static_cast<size_t>(w); k < blocks.size(); k += static_cast<size_t>(workers)) {
+        const int64_t r = blocks[k][0], c = blocks[k][1];
+        const int64_t re = std::min(ie, r + kRows), ce = std::min(nb, c + kCols);
+        auto ob = o.slice(0, r - i, re - i).slice(1, c - c0, ce - c0);
+        auto gb = g.narrow(0, 0, (re - r) * (ce - c)).view({re - r, ce - c});
+        auto hb = h.narrow(0, 0, (re - r) * (ce - c)).view({re - r, ce - c});
+        for (const auto& l : layers) {
+          torch::mm_out(gb, l[0].slice(0, r - i, re - i), l[2].slice(0, c, ce).t());
+          torch::mm_out(hb, l[1].slice(0, r - i, re - i), l[3].slice(0, c, ce).t());
+          add_hadamard(gb, hb, ob);
+        }
+      }
+  });
 }
 
 // out[rows of a chunk, cols of b from c0] += this chunk's contributions:
