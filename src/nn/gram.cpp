@@ -244,29 +244,33 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   auto scale = [](const GradBlock& g) { return g.parts.back().reshape({-1}).to(torch::kFloat64); };
   const auto sa = scale(a), sb = scale(b);
   if (!symmetric) return out.mul_(sa.unsqueeze(1)).mul_(sb.unsqueeze(0));  // no N x N temporary
-  // A symmetric tile: only its computed part, right of the diagonal (half
-  // the passes), in blocks of rows that stay in cache between the two.
+  // A symmetric tile: scale its computed part (right of the diagonal) and
+  // mirror it into the rows below, in place (no second N x N matrix: 3.2 GB
+  // at N = 20000), block by block so that each block is scaled and copied
+  // while in cache (at N = 10000: 0.80 s for the whole-tile scale and
+  // strip-wise mirror, 0.37 s for strip-wise scale and blocked mirror, 0.27).
+  // A diagonal block may come from a GEMM whose two triangles differ in the
+  // last bit: keep its upper triangle so that K is exactly symmetric. Every
+  // entry on or right of the diagonal has been computed, whatever the chunks
+  // above were. Strips of rows write disjoint blocks: one thread each.
   constexpr int64_t kBlock = 256;
-  for (int64_t i = 0; i < a.n; i += kBlock) {
-    const int64_t ie = std::min(a.n, i + kBlock);
-    out.slice(0, i, ie).slice(1, i).mul_(sa.slice(0, i, ie).unsqueeze(1)).mul_(sb.slice(0, i).unsqueeze(0));
-  }
-  // Mirror the part right of each diagonal block into the rows below, in
-  // place: no second N x N matrix (N = 20000: 3.2 GB each), block by block
-  // so that both sides of each copy stay in cache (a whole strip at once
-  // took 0.58 s at N = 10000). A diagonal block may come from a GEMM whose
-  // two triangles differ in the last bit: keep its upper triangle so that K
-  // is exactly symmetric. Every entry on or right of the diagonal has been
-  // computed, whatever the chunks above were.
-  for (int64_t i = 0; i < a.n; i += kBlock) {
-    const int64_t ie = std::min(a.n, i + kBlock);
-    auto diag = out.slice(0, i, ie).slice(1, i, ie);
-    diag.copy_(diag.triu() + diag.triu(1).t());
-    for (int64_t j = ie; j < a.n; j += kBlock) {
-      const int64_t je = std::min(a.n, j + kBlock);
-      out.slice(0, j, je).slice(1, i, ie).copy_(out.slice(0, i, ie).slice(1, j, je).t());
-    }
-  }
+  const int64_t strips = (a.n + kBlock - 1) / kBlock, workers = at::get_num_threads();
+  at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w)
+      for (int64_t s = w; s < strips; s += workers) {
+        const int64_t i = s * kBlock, ie = std::min(a.n, i + kBlock);
+        const auto si = sa.slice(0, i, ie).unsqueeze(1);
+        for (int64_t j = i; j < a.n; j += kBlock) {
+          const int64_t je = std::min(a.n, j + kBlock);
+          auto up = out.slice(0, i, ie).slice(1, j, je);
+          up.mul_(si).mul_(sb.slice(0, j, je).unsqueeze(0));
+          if (j == i)
+            up.copy_(up.triu() + up.triu(1).t());
+          else
+            out.slice(0, j, je).slice(1, i, ie).copy_(up.t());
+        }
+      }
+  });
   return out;
 }
 
