@@ -113,8 +113,8 @@ void add_hadamard(const torch::Tensor& g, const torch::Tensor& h, torch::Tensor&
 // kRows x kCols pairs go into two preallocated buffers, and their product
 // into the float64 block of o while all three are in the core's cache: the
 // old way (two full-width Grams per layer, their product, its conversion
-// to float64) made about ten passes over N^2 numbers in memory per layer
-// and ran at 38% of the SGEMM rate on the MLP (N = 20000). A symmetric
+// to float64) made several passes over N^2 numbers in memory per layer and
+// ran at 35-43% of the SGEMM rate on the MLP (N = 20000; docs/benchmarks.md). A symmetric
 // tile starts each block of rows at its diagonal: little wasted work.
 bool fused_dense(const torch::Tensor& A, const torch::Tensor& D) {
   return A.is_cpu() && A.scalar_type() == torch::kFloat32 && A.size(1) == 1 && A.size(2) <= kInner &&
@@ -122,8 +122,8 @@ bool fused_dense(const torch::Tensor& A, const torch::Tensor& D) {
 }
 
 // Blocks of 256 x 2048 pairs: 2 MB per buffer, and GEMMs long enough to run
-// near the BLAS's rate (at N = 10000, 128 x 512 ran 15% slower; 256 to 1024
-// rows by 1024 to 4096 columns were within the noise of each other).
+// near the BLAS's rate (the MLP's dense part at N = 5000: 0.98 s in blocks
+// of 128 x 512, 0.74-0.83 s in 256 to 512 rows by 1024 to 2048 columns).
 constexpr int64_t kRows = 256, kCols = 2048;
 
 // o: rows i..ie, columns c0.. of the tile; layers: the (A, D, B, E) of each
