@@ -2,7 +2,12 @@
 // products, from two gradient blocks (factors and one rows part, or the
 // loop's full gradients). Chunked so temporaries stay bounded; a diagonal
 // tile computes half and mirrors.
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <array>
+#include <vector>
 
 #include "stiffness/error.hpp"
 #include "stiffness/nn/blas.hpp"
@@ -84,6 +89,86 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
   if (ie < Rb.size(0)) o.narrow(1, m, Rb.size(0) - ie) += inner_gram(rows, Rb.slice(0, ie));
 }
 
+// o (float64, any row stride) += g o h, g and h float32 and contiguous, of
+// o's shape. The product of two float32 numbers is exact in float64, and
+// the sum over layers is float64's: as exact as the old float32 product
+// summed in float64, in one pass over data that is still in cache.
+void add_hadamard(const torch::Tensor& g, const torch::Tensor& h, torch::Tensor& o) {
+  const int64_t m = g.size(0), n = g.size(1), ldo = o.stride(0);
+  const float* gp = g.data_ptr<float>();
+  const float* hp = h.data_ptr<float>();
+  double* op = o.data_ptr<double>();
+  at::parallel_for(0, m, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* gr = gp + r * n;
+      const float* hr = hp + r * n;
+      double* orow = op + r * ldo;
+      for (int64_t c = 0; c < n; ++c) orow[c] += static_cast<double>(gr[c]) * static_cast<double>(hr[c]);
+    }
+  });
+}
+
+// Dense layers (T = 1) on a CPU in float32, with inner products of at most
+// kInner numbers: fused per block. Each layer's two Grams of a block of
+// kRows x kCols pairs go into two preallocated buffers, and their product
+// into the float64 block of o while all three are in the core's cache: the
+// old way (two full-width Grams per layer, their product, its conversion
+// to float64) made several passes over N^2 numbers in memory per layer and
+// ran at 35-43% of the SGEMM rate on the MLP (N = 20000; docs/benchmarks.md). A symmetric
+// tile starts each block of rows at its diagonal: little wasted work.
+bool fused_dense(const torch::Tensor& A, const torch::Tensor& D) {
+  return A.is_cpu() && A.scalar_type() == torch::kFloat32 && A.size(1) == 1 && A.size(2) <= kInner &&
+         D.size(2) <= kInner;
+}
+
+// Blocks of 256 x 2048 pairs: 2 MB per buffer, and GEMMs long enough to run
+// near the BLAS's rate (the MLP's dense part at N = 5000: 0.98 s in blocks
+// of 128 x 512, 0.74-0.83 s in 256 to 512 rows by 1024 to 2048 columns).
+constexpr int64_t kRows = 256, kCols = 2048;
+
+// o: rows i..ie, columns c0.. of the tile; layers: the (A, D, B, E) of each
+// fused dense layer, the chunk's rows of A and D, all rows of B and E.
+void add_dense_fused(const std::vector<std::array<torch::Tensor, 4>>& layers, int64_t i, int64_t ie, int64_t c0,
+                     bool symmetric, torch::Tensor o) {
+  const int64_t nb = o.size(1) + c0;
+  std::vector<std::array<int64_t, 2>> blocks;  // (first row, first column)
+  for (int64_t r = i; r < ie; r += kRows)
+    for (int64_t c = symmetric ? r : c0; c < nb; c += kCols) blocks.push_back({r, c});
+  // One thread per share of the blocks, each with a single-threaded BLAS:
+  // on the shared 2-core machine one block's GEMMs split over two threads,
+  // then the product on two others, ran the BLAS at about 2/3 of this rate.
+  using GetFn = int (*)();
+  using SetFn = void (*)(int);
+  static const auto get_threads = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  static const auto set_threads = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  const int64_t workers = get_threads && set_threads ? at::get_num_threads() : 1;
+  struct Restore {  // the BLAS's threads as they were, even on a throw
+    int n;
+    SetFn set;
+    ~Restore() {
+      if (n > 0) set(n);
+    }
+  } restore{workers > 1 ? get_threads() : 0, set_threads};
+  if (workers > 1) set_threads(1);
+  auto opt = layers.front()[0].options();
+  at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
+    auto g = torch::empty({kRows * kCols}, opt), h = torch::empty({kRows * kCols}, opt);
+    for (int64_t w = w0; w < w1; ++w)
+      for (size_t k = static_cast<size_t>(w); k < blocks.size(); k += static_cast<size_t>(workers)) {
+        const int64_t r = blocks[k][0], c = blocks[k][1];
+        const int64_t re = std::min(ie, r + kRows), ce = std::min(nb, c + kCols);
+        auto ob = o.slice(0, r - i, re - i).slice(1, c - c0, ce - c0);
+        auto gb = g.narrow(0, 0, (re - r) * (ce - c)).view({re - r, ce - c});
+        auto hb = h.narrow(0, 0, (re - r) * (ce - c)).view({re - r, ce - c});
+        for (const auto& l : layers) {
+          torch::mm_out(gb, l[0].slice(0, r - i, re - i), l[2].slice(0, c, ce).t());
+          torch::mm_out(hb, l[1].slice(0, r - i, re - i), l[3].slice(0, c, ce).t());
+          add_hadamard(gb, hb, ob);
+        }
+      }
+  });
+}
+
 // out[rows of a chunk, cols of b from c0] += this chunk's contributions:
 // the factor layers' (rows_part false) or the one rows part's, which is the
 // loop's full gradients or all materialised layers (rows_part true).
@@ -95,10 +180,17 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
     return;
   }
   size_t at = 0;
+  std::vector<std::array<torch::Tensor, 4>> fused;
   for (const auto& l : plan.layers) {
     if (l.method == GradMethod::materialize) continue;
     auto A = a.parts[at].slice(0, i, ie), D = a.parts[at + 1].slice(0, i, ie);
     auto B = b.parts[at].slice(0, c0), E = b.parts[at + 1].slice(0, c0);
+    if (l.T == 1 && fused_dense(a.parts[at], a.parts[at + 1])) {
+      // All rows of B and E: the fused blocks index columns of the tile.
+      fused.push_back({A.select(1, 0), D.select(1, 0), b.parts[at].select(1, 0), b.parts[at + 1].select(1, 0)});
+      at += 2;
+      continue;
+    }
     at += 2;
     if (l.T == 1) {
       // Dense layer: (A A^T) o (Delta Delta^T), N^2 (d + p) instead of N^2 d p.
@@ -114,6 +206,7 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
       o += ghost_gram(A, D, B, E);
     }
   }
+  if (!fused.empty()) add_dense_fused(fused, i, ie, c0, symmetric, o);
 }
 
 }  // namespace
@@ -149,18 +242,35 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   }
   // The parts hold gradients of loss_i / s_i: K_ij = s_i s_j K'_ij.
   auto scale = [](const GradBlock& g) { return g.parts.back().reshape({-1}).to(torch::kFloat64); };
-  out.mul_(scale(a).unsqueeze(1)).mul_(scale(b).unsqueeze(0));  // no N x N temporary
-  if (!symmetric) return out;
-  // Mirror the part right of each diagonal block into the rows below, in
-  // place: no second N x N matrix (N = 20000: 3.2 GB each). A diagonal block
-  // may come from a GEMM whose two triangles differ in the last bit: keep its
-  // upper triangle so that K is exactly symmetric.
-  for (int64_t i = 0; i < a.n; i += factor_rows) {
-    const int64_t ie = std::min(a.n, i + factor_rows);
-    if (ie < a.n) out.slice(0, ie, a.n).slice(1, i, ie).copy_(out.slice(0, i, ie).slice(1, ie, a.n).t());
-    auto diag = out.slice(0, i, ie).slice(1, i, ie);
-    diag.copy_(diag.triu() + diag.triu(1).t());
-  }
+  const auto sa = scale(a), sb = scale(b);
+  if (!symmetric) return out.mul_(sa.unsqueeze(1)).mul_(sb.unsqueeze(0));  // no N x N temporary
+  // A symmetric tile: scale its computed part (right of the diagonal) and
+  // mirror it into the rows below, in place (no second N x N matrix: 3.2 GB
+  // at N = 20000), block by block so that each block is scaled and copied
+  // while in cache (at N = 10000: 0.80 s for the whole-tile scale and
+  // strip-wise mirror, 0.37 s for strip-wise scale and blocked mirror, 0.27).
+  // A diagonal block may come from a GEMM whose two triangles differ in the
+  // last bit: keep its upper triangle so that K is exactly symmetric. Every
+  // entry on or right of the diagonal has been computed, whatever the chunks
+  // above were. Strips of rows write disjoint blocks: one thread each.
+  constexpr int64_t kBlock = 256;
+  const int64_t strips = (a.n + kBlock - 1) / kBlock, workers = at::get_num_threads();
+  at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w)
+      for (int64_t s = w; s < strips; s += workers) {
+        const int64_t i = s * kBlock, ie = std::min(a.n, i + kBlock);
+        const auto si = sa.slice(0, i, ie).unsqueeze(1);
+        for (int64_t j = i; j < a.n; j += kBlock) {
+          const int64_t je = std::min(a.n, j + kBlock);
+          auto up = out.slice(0, i, ie).slice(1, j, je);
+          up.mul_(si).mul_(sb.slice(0, j, je).unsqueeze(0));
+          if (j == i)
+            up.copy_(up.triu() + up.triu(1).t());
+          else
+            out.slice(0, j, je).slice(1, i, ie).copy_(up.t());
+        }
+      }
+  });
   return out;
 }
 
