@@ -9,6 +9,7 @@
 
 #include <torch/cuda.h>
 
+#include "../unit/one_rank.hpp"
 #include "stiffness/config.hpp"
 #include "stiffness/nn/device.hpp"
 #include "stiffness/nn/model.hpp"
@@ -135,18 +136,7 @@ TEST(GpuTileStatistics, MatchHostAccumulator) {
   TileStatistics dev(labels, split, C, bins, kGpu);
   dev.add(0, 0, K.to(kGpu), kd.to(kGpu), false, D.to(kGpu));
   via.add_sums(dev.sums());
-  struct NoComm final : Communicator {
-    int rank() const override { return 0; }
-    int size() const override { return 1; }
-    void allreduce_sum(void*, std::size_t, DType) override {}
-    void allreduce_max(void*, std::size_t, DType) override {}
-    void broadcast(void*, std::size_t, DType, int) override {}
-    void allgatherv(const void*, void*, const std::vector<int64_t>&, DType) override {}
-    std::unique_ptr<PendingShift> start_shift(const void*, std::size_t, int, void*, std::size_t, int, DType) override {
-      return nullptr;
-    }
-    void barrier() override {}
-  } one;
+  test_support::OneRank one;
   auto a = host.reduce(one), b = via.reduce(one);
   for (int s = 0; s < kNumPairSets; ++s) {
     ASSERT_EQ(a[s].pairs, b[s].pairs);
