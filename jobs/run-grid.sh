@@ -42,28 +42,10 @@ done
 bin=${STIFFNESS_BIN:-$root/build/stiffness}
 export STIFFNESS_ROOT=${STIFFNESS_ROOT:-$root}
 
-if [[ -n $config ]]; then
-  [[ -r $config && ! -d $config ]] || { echo "run-grid.sh: --config: cannot read config file '$config'" >&2; exit 2; }
-  config=$(readlink -f "$config")
-  sweep=()
-  while (($# > 0)) && [[ $1 != -* ]]; do sweep+=("$1"); shift; done
-  name=${name:-$(basename "$config" .ini)}
-  results=$(readlink -m "${results:-results/$name}")
-  mkdir -p "$results"
-  grid=$results/$name.grid
-  # Expanded and checked beside, moved into place only when every run passes.
-  grid_expand_sweep "$grid.new" "$config" "${sweep[@]}" || exit 2
-  grid_check "$grid.new" "the sweep" && grid_validate "$grid.new" "$bin" "$@" || { rm -f "$grid.new"; exit 2; }
-  mv "$grid.new" "$grid"
-else
-  (($# >= 1)) || usage
-  [[ -r $1 && ! -d $1 ]] || { echo "run-grid.sh: cannot read grid file '$1'" >&2; exit 2; }
-  grid=$(readlink -f "$1")
-  shift
-  grid_check "$grid" && grid_validate "$grid" "$bin" "$@" || exit 2
-  name=$(basename "$grid" .grid)
-  results=$(readlink -m "${results:-results/$name}")
-fi
+# The grid file (a sweep expanded beside the results, or the one given),
+# checked and validated; sets grid, name, results and REST (train options).
+grid_resolve "$bin" "$@" || exit 2
+set -- "${REST[@]}"
 aggdir=$(readlink -m "${aggdir:-$results/aggregate}")
 mkdir -p "$results"
 # Open MPI refuses to start as root unless told (containers, fresh machines).

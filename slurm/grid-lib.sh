@@ -160,3 +160,37 @@ grid_ranges() {
   [[ -n $first ]] && out+=("$first$( ((last > first)) && echo "-$last")")
   echo "${out[*]}"
 }
+
+# grid_resolve BIN [SWEEP...] GRID|[train options...]: the caller's grid from
+# its options (globals `config`, `name`, `results`, each possibly empty).
+# With --config, the KEY=LIST items in front are expanded into
+# <results>/<name>.grid, checked and validated beside it and moved into place
+# only when every run passes; otherwise the first argument is a grid file.
+# Sets `grid`, `name`, `results` (absolute) and REST, the train options left.
+# Exits the caller's shell (status 2) on a bad grid or sweep, calling its
+# `usage` when the grid file is missing.
+grid_resolve() {
+  local bin=$1 sweep=()
+  shift
+  if [[ -n $config ]]; then
+    [[ -r $config && ! -d $config ]] || { grid_error "--config: cannot read config file '$config'"; exit 2; }
+    config=$(readlink -f "$config")
+    while (($# > 0)) && [[ $1 != -* ]]; do sweep+=("$1"); shift; done
+    name=${name:-$(basename "$config" .ini)}
+    results=$(readlink -m "${results:-results/$name}")
+    mkdir -p "$results"
+    grid=$results/$name.grid
+    grid_expand_sweep "$grid.new" "$config" "${sweep[@]}" || exit 2
+    grid_check "$grid.new" "the sweep" && grid_validate "$grid.new" "$bin" "$@" || { rm -f "$grid.new"; exit 2; }
+    mv "$grid.new" "$grid"
+  else
+    (($# >= 1)) || usage
+    [[ -r $1 && ! -d $1 ]] || { grid_error "cannot read grid file '$1'"; exit 2; }
+    grid=$(readlink -f "$1")
+    shift
+    grid_check "$grid" && grid_validate "$grid" "$bin" "$@" || exit 2
+    name=$(basename "$grid" .grid)
+    results=$(readlink -m "${results:-results/$name}")
+  fi
+  REST=("$@")
+}
