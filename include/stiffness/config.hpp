@@ -61,6 +61,11 @@ struct Config {
   // that the last one only).
   std::string store_k = "auto";
   std::string k_dtype = "float64";  // float64 | float32: stored precision of K (sums stay float64)
+  // MB of K a rank holds at a time: its tiles are computed, analysed and
+  // written in row panels of this size (plus the input distances beside
+  // them). 0 = the default: 1/8 of the node's memory over the ranks on it,
+  // within [64, 1024] (default_panel_mb). Results do not depend on it.
+  double panel_mb = 0;
 
   // ---- output and run ----
   std::string output = "results/stiffness.h5";  // ONE parallel HDF5 file for the run

@@ -33,7 +33,7 @@ struct RunInfo {
 // float32 (@gram_dtype) or absent from a measurement (@K_stored = 0,
 // --store-k); @peak_rss_mb per measurement; xi only inside the data, with its
 // status, the fit range and the half-stiffness length. 1: none of these.
-constexpr int64_t kFormatVersion = 2;
+constexpr int64_t kFormatVersion = 3;
 
 struct SampleArrays {
   std::vector<int64_t> index, label;  // dataset index (within its split) and class label
@@ -62,6 +62,8 @@ struct MeasurementInfo {
   DType k_type = DType::f64;     // the type of the k_blocks' data, stored as is
   double peak_rss_mb = 0;        // the largest high-water mark of resident memory over ranks
   double device_memory_mb = -1;  // GPU ranks: the most device memory in use on any rank (else -1)
+  double panel_mb = 0;           // the panel budget per rank (--panel-mb, or its default)
+  double write_gbps = -1;        // K's bytes over the slowest rank's seconds in write_k (-1: K not stored)
 };
 
 // Fails with a one-line error if `path` or `path.partial` exists and
@@ -87,8 +89,21 @@ class OutputFile {
 
   void write_run(const RunInfo& info);
   void write_sample(const SampleArrays& s);
-  // Collective. `k_blocks`: this rank's blocks of K (of type m.k_type), any
-  // number; ignored when !m.k_stored.
+  // A measurement is written in three collective steps, so that K can be
+  // streamed in panels: begin (the group, and K's dataset when stored), any
+  // number of write_k rounds, end (attributes, class matrices, curves,
+  // parameters). Until end the group is `measurement_in_progress` at the
+  // root; end moves it to measurements/NNNNNN, so a reader never meets a
+  // half-written measurement (a crash leaves it outside `measurements`, and
+  // a resumed run removes it).
+  void begin_measurement(int64_t n_total, bool k_stored, DType k_type);
+  // Collective: every rank calls it the same number of times, each with its
+  // own blocks of K (any number, possibly none). Returns the bytes this
+  // rank wrote.
+  int64_t write_k(const std::vector<h5::Block2D>& blocks);
+  void end_measurement(const MeasurementInfo& m, const StiffnessResults& results,
+                       const std::vector<NamedArray>& params);
+  // All three at once, K given as whole blocks (tests).
   void write_measurement(const MeasurementInfo& m, int64_t n_total,
                          const std::vector<h5::Block2D>& k_blocks,
                          const StiffnessResults& results,
@@ -105,6 +120,9 @@ class OutputFile {
   MPI_Comm comm_;
   Communicator& agree_;
   std::unique_ptr<h5::File> file_;
+  std::unique_ptr<h5::Handle> group_;  // the measurement being written
+  std::unique_ptr<h5::Matrix> k_;      // its K, when stored
+  DType k_type_ = DType::f64;
   std::vector<int64_t> steps_;
   int64_t count_ = 0;
   bool finished_ = false;

@@ -49,4 +49,33 @@ Tile ring_tile(int64_t n, int p, int r, int k);
 // All tiles rank `r` computes, in step order.
 std::vector<Tile> ring_tiles(int64_t n, int p, int r);
 
+// Row panels: a tile is computed, analysed and written a few rows at a time,
+// so that a rank never holds more of K than one panel, whatever N is. A
+// panel of tile t is rows [a, b) of t.rows against
+//   - every column of t.cols, for an off-diagonal tile (its transpose is the
+//     mirrored part of K), or
+//   - the columns [a, t.cols.end), for the diagonal tile (step 0): the
+//     square [a, b) x [a, b) is symmetric on its own, the rectangle right of
+//     it stands for its mirror below. Together the panels cover the tile's
+//     upper triangle once.
+// `budget` is the number of K entries a panel may hold (>= 1).
+
+// Rows per panel of a tile `width` columns wide: budget / width, at least 1.
+int64_t panel_height(int64_t width, int64_t budget);
+
+// The row ranges (global indices) of tile t's panels, in order.
+std::vector<Range> tile_panels(const Tile& t, int64_t budget);
+
+// The number of panels the busiest rank has at ring step k. Every rank takes
+// part in that many collective writes at step k (a rank whose panels are
+// done writes an empty selection), so all ranks stay in lockstep without
+// exchanging a message.
+int64_t panel_rounds(int64_t n, int p, int k, int64_t budget);
+
+// The default panel budget in MB: an eighth of the node's memory shared by
+// the ranks on it, at least 64 MB (smaller panels make the GEMMs inefficient)
+// and at most 1024 MB (larger ones gain nothing and crowd the page cache the
+// writes go through).
+double default_panel_mb(double node_mb, int ranks_on_node);
+
 }  // namespace stiffness

@@ -77,6 +77,7 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("distance-bins", po::value(&c.distance_bins)->default_value(c.distance_bins), "bins of stiffness against input distance over [0, 2] (0 = off)")
     ("store-k", po::value(&c.store_k)->default_value(c.store_k), "measurements that write K: every | last | none | steps (comma list) | auto (every while N <= 10000, else last)")
     ("k-dtype", po::value(&c.k_dtype)->default_value(c.k_dtype), "stored precision of K: float64 | float32")
+    ("panel-mb", po::value(&c.panel_mb)->default_value(c.panel_mb), "MB of K per rank at a time (row panels); 0 = 1/8 of node memory per rank, in [64, 1024]")
     // output
     ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
     ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")
@@ -202,6 +203,7 @@ void validate(const Config& c) {
   if (c.store_k != "auto" && c.store_k != "every" && c.store_k != "last" && c.store_k != "none")
     for (auto s : parse_int_list(c.store_k, "--store-k"))
       need(s >= 0, "--store-k: steps must be >= 0, got " + std::to_string(s));
+  need(c.panel_mb >= 0, "--panel-mb: must be >= 0 (0 = the default), got " + num(c.panel_mb));
   need(c.gpu_timeout > 0, "--gpu-timeout: must be > 0 seconds, got " + num(c.gpu_timeout));
   need(!c.output.empty(), "--output: must not be empty");
   for (auto s : c.measure_steps) need(s >= 0, "--measure-steps: steps must be >= 0, got " + std::to_string(s));
@@ -255,6 +257,7 @@ std::string to_ini(const Config& c) {
     << "distance-bins = " << c.distance_bins << "\n"
     << "store-k = " << c.store_k << "\n"
     << "k-dtype = " << c.k_dtype << "\n"
+    << "panel-mb = " << num(c.panel_mb) << "\n"
     << "save-params = " << (c.save_params ? "true" : "false") << "\n"
     << "output = " << c.output << "\n"
     << "threads = " << c.threads << "\n"

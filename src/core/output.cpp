@@ -9,6 +9,10 @@ namespace fs = std::filesystem;
 
 namespace stiffness {
 
+namespace {
+constexpr const char* kInProgress = "measurement_in_progress";
+}  // namespace
+
 void check_output_path(const std::string& path, bool overwrite, bool resuming) {
   std::error_code ec;
   STIFF_CHECK(!fs::is_directory(path, ec), "--output: '" + path + "' is a folder, expected a file name");
@@ -55,6 +59,10 @@ OutputFile::OutputFile(std::string final_path, MPI_Comm comm, Communicator& agre
       steps_.push_back(h5::read_attr_i64(m.id(), "step"));
     }
   }
+  // A measurement that a crash interrupted: measured again.
+  if (h5::exists(file_->id(), kInProgress))
+    STIFF_CHECK(H5Ldelete(file_->id(), kInProgress, H5P_DEFAULT) >= 0,
+                std::string("resuming: cannot remove '") + kInProgress + "' from '" + partial_ + "'");
   count_ = static_cast<int64_t>(steps_.size());
   STIFF_CHECK(count_ == r.measurements, "resuming: '" + partial_ + "' holds " + std::to_string(count_) +
                                             " measurements, the checkpoint expects " +
@@ -139,14 +147,37 @@ void write_classes(const h5::File& f, hid_t loc, const char* name,
 
 }  // namespace
 
+void OutputFile::begin_measurement(int64_t n_total, bool k_stored, DType k_type) {
+  STIFF_CHECK(!group_, "output: begin_measurement twice without end_measurement");
+  if (h5::exists(file_->id(), kInProgress))
+    STIFF_CHECK(H5Ldelete(file_->id(), kInProgress, H5P_DEFAULT) >= 0, "output: cannot remove an unfinished measurement");
+  group_ = std::make_unique<h5::Handle>(h5::create_group(file_->id(), kInProgress));
+  k_type_ = k_type;
+  if (k_stored) k_ = std::make_unique<h5::Matrix>(h5::Matrix::create(*file_, group_->id(), "K", n_total, n_total, k_type));
+}
+
+int64_t OutputFile::write_k(const std::vector<h5::Block2D>& blocks) {
+  STIFF_CHECK(k_, "output: write_k without a stored K (begin_measurement)");
+  k_->write_blocks(blocks);
+  int64_t bytes = 0;
+  for (const auto& b : blocks) bytes += static_cast<int64_t>(b.rows * b.cols) * (k_type_ == DType::f32 ? 4 : 8);
+  return bytes;
+}
+
 void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
                                    const std::vector<h5::Block2D>& k_blocks,
                                    const StiffnessResults& results,
                                    const std::vector<NamedArray>& params) {
-  if (!h5::exists(file_->id(), "measurements")) h5::create_group(file_->id(), "measurements");
-  char name[32];
-  std::snprintf(name, sizeof name, "measurements/%06lld", static_cast<long long>(count_));
-  auto g = h5::create_group(file_->id(), name);
+  begin_measurement(n_total, m.k_stored, m.k_type);
+  if (m.k_stored) write_k(k_blocks);
+  end_measurement(m, results, params);
+}
+
+void OutputFile::end_measurement(const MeasurementInfo& m, const StiffnessResults& results,
+                                 const std::vector<NamedArray>& params) {
+  STIFF_CHECK(group_, "output: end_measurement without begin_measurement");
+  k_.reset();
+  const h5::Handle& g = *group_;
   h5::write_attr(g.id(), "step", m.step);
   h5::write_attr(g.id(), "epoch", m.epoch);
   h5::write_attr(g.id(), "train_loss", m.train_loss);
@@ -157,12 +188,9 @@ void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
   h5::write_attr(g.id(), "grad_plan", m.grad_plan);
   h5::write_attr(g.id(), "peak_rss_mb", m.peak_rss_mb);
   if (m.device_memory_mb >= 0) h5::write_attr(g.id(), "device_memory_mb", m.device_memory_mb);
+  if (m.write_gbps >= 0) h5::write_attr(g.id(), "write_gbps", m.write_gbps);
+  h5::write_attr(g.id(), "panel_mb", m.panel_mb);
   h5::write_attr(g.id(), "K_stored", int64_t{m.k_stored ? 1 : 0});
-
-  if (m.k_stored) {
-    auto K = h5::Matrix::create(*file_, g.id(), "K", n_total, n_total, m.k_type);
-    K.write_blocks(k_blocks);
-  }
 
   write_classes(*file_, g.id(), "class_stiffness", results.classes, &results.distance);
   if (results.has_coarse) write_classes(*file_, g.id(), "coarse_class_stiffness", results.coarse, nullptr);
@@ -201,6 +229,12 @@ void OutputFile::write_measurement(const MeasurementInfo& m, int64_t n_total,
     auto pg = h5::create_group(g.id(), "params");
     for (const auto& p : params) h5::write_dataset(*file_, pg.id(), p.name, p.shape, p.data, p.type);
   }
+  group_.reset();
+  if (!h5::exists(file_->id(), "measurements")) h5::create_group(file_->id(), "measurements");
+  char name[32];
+  std::snprintf(name, sizeof name, "measurements/%06lld", static_cast<long long>(count_));
+  STIFF_CHECK(H5Lmove(file_->id(), kInProgress, file_->id(), name, H5P_DEFAULT, H5P_DEFAULT) >= 0,
+              std::string("output: cannot move the finished measurement to '") + name + "'");
   file_->flush();
   steps_.push_back(m.step);
   ++count_;

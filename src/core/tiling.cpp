@@ -1,5 +1,7 @@
 #include "stiffness/tiling.hpp"
 
+#include <algorithm>
+
 #include "stiffness/error.hpp"
 
 namespace stiffness {
@@ -40,6 +42,30 @@ std::vector<Tile> ring_tiles(int64_t n, int p, int r) {
   std::vector<Tile> tiles;
   for (int k = 0; k < ring_steps(p); ++k) tiles.push_back(ring_tile(n, p, r, k));
   return tiles;
+}
+
+int64_t panel_height(int64_t width, int64_t budget) {
+  STIFF_CHECK(budget >= 1, "panel_height: the budget must be at least one entry");
+  return std::max<int64_t>(1, budget / std::max<int64_t>(width, 1));
+}
+
+std::vector<Range> tile_panels(const Tile& t, int64_t budget) {
+  // The diagonal tile's first panel is its widest: size all panels by it.
+  const int64_t h = panel_height(t.cols.size(), budget);
+  std::vector<Range> panels;
+  for (int64_t a = t.rows.begin; a < t.rows.end; a += h) panels.push_back({a, std::min(t.rows.end, a + h)});
+  return panels;
+}
+
+double default_panel_mb(double node_mb, int ranks_on_node) {
+  return std::clamp(node_mb / 8 / std::max(1, ranks_on_node), 64.0, 1024.0);
+}
+
+int64_t panel_rounds(int64_t n, int p, int k, int64_t budget) {
+  int64_t most = 0;
+  for (int r = 0; r < p; ++r)
+    most = std::max<int64_t>(most, static_cast<int64_t>(tile_panels(ring_tile(n, p, r, k), budget).size()));
+  return most;
 }
 
 }  // namespace stiffness

@@ -14,6 +14,7 @@
 
 #include "stiffness/collective_phase.hpp"
 #include "stiffness/dataset.hpp"
+#include "stiffness/disk_rate.hpp"
 #include "stiffness/error.hpp"
 #include "stiffness/gpu_comm.hpp"
 #include "stiffness/metrics.hpp"
@@ -28,6 +29,7 @@
 #include "stiffness/mpi_comm.hpp"
 #include "stiffness/provenance.hpp"
 #include "stiffness/schedule.hpp"
+#include "stiffness/tiling.hpp"
 
 namespace stiffness {
 
@@ -52,7 +54,7 @@ std::string result_options(const Config& c) {
   while (std::getline(in, line))
     if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0 &&
         line.rfind("checkpoint-minutes", 0) != 0 && line.rfind("device", 0) != 0 &&
-        line.rfind("gpu-timeout", 0) != 0)
+        line.rfind("gpu-timeout", 0) != 0 && line.rfind("panel-mb", 0) != 0)
       kept += line + "\n";
   return kept;
 }
@@ -205,6 +207,30 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     spdlog::info("resuming from {} at step {} with {} finished measurements", checkpoint_dir(c.output),
                  st.step, st.measurements);
   });
+  // The panel budget must be the same on every rank (the ranks keep in
+  // lockstep by tiling maths): the smallest over ranks.
+  std::string memory_from;
+  const double node_mb = node_memory_mb(&memory_from);
+  double panel = -(c.panel_mb > 0 ? c.panel_mb : default_panel_mb(node_mb, node_local_size(world.get())));
+  comm.allreduce_max(&panel, 1, DType::f64);
+  const double panel_mb = -panel;
+  spdlog::info("panels: {} MB of K per rank at a time ({})", panel_mb,
+               c.panel_mb > 0 ? std::string("--panel-mb")
+                              : fmt::format("default: 1/8 of {:.0f} MB ({}) over {} rank{} on the node, in [64, 1024]",
+                                            node_mb, memory_from, node_local_size(world.get()),
+                                            node_local_size(world.get()) > 1 ? "s" : ""));
+  // The disk's sequential rate, to set K's write rate beside it: measured
+  // when some K to be stored is large enough for the rate to matter.
+  double disk_gbps = -1;
+  const double k_bytes = static_cast<double>(N) * static_cast<double>(N) * (c.k_dtype == "float32" ? 4 : 8);
+  if (c.store_k != "none" && k_bytes >= 256.0 * (1 << 20)) {
+    collective_phase(comm, [&] {
+      if (rank == 0) disk_gbps = sequential_write_gbps(c.output + ".disk-rate", int64_t{256} << 20);
+    });
+    comm.broadcast(&disk_gbps, 1, DType::f64, 0);
+    spdlog::info("output disk: {:.3f} GB/s sequential write (256 MB with fsync, next to {})", disk_gbps, c.output);
+  }
+
   RunInfo info;
   info.version = STIFFNESS_VERSION;
   info.git_hash = STIFFNESS_GIT_HASH;
@@ -257,7 +283,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
       return kExitPreempted;
     }
     if (next < schedule.size() && schedule[next] == step) {
-      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c, schedule.back()};
+      MeasureContext ctx{comm, net, plan, s.sample, s.train, s.val, c, schedule.back(), panel_mb, disk_gbps};
       progress.pause(measure(ctx, step, trainer.epoch(), *out).seconds);
       ++next;
       // Its K is in the file: a crash from here on loses no measurement.

@@ -8,6 +8,7 @@
 
 #include "stiffness/error.hpp"
 #include "stiffness/gpu_comm.hpp"
+#include "stiffness/progress.hpp"
 #include "stiffness/provenance.hpp"
 #include "stiffness/schedule.hpp"
 #include "stiffness/nn/ring.hpp"
@@ -88,90 +89,133 @@ torch::Tensor input_distance(const Sample& s, int64_t r0, int64_t r1, int64_t c0
   return (1.0 - torch::mm(s.unit.slice(0, r0, r1), s.unit.slice(0, c0, c1).t())).contiguous();
 }
 
+namespace {
+
+// Class and distance sums of the panels, where the panels are: on a GPU by
+// torch ops (TileStatistics; only the sums come to the host), on the CPU by
+// the host loop, which is ~20x faster there than the same torch ops (2000 x
+// 2000 mirrored tile, 1 thread: 0.11 s against 2.4 s).
+class PanelStatistics {
+ public:
+  PanelStatistics(const MeasureContext& ctx, const std::vector<double>& diag, torch::Device device)
+      : ctx_(ctx),
+        diag_(diag),
+        coarse_(ctx.sample.num_coarse > 0),
+        acc_(ctx.sample.class_index, ctx.sample.split, ctx.c.num_classes, static_cast<int>(ctx.c.distance_bins)),
+        coarse_acc_(coarse_ ? ctx.sample.coarse : ctx.sample.class_index, ctx.sample.split,
+                    coarse_ ? ctx.sample.num_coarse : 1) {
+    if (device.is_cpu()) return;
+    dev_ = std::make_unique<TileStatistics>(ctx.sample.class_index, ctx.sample.split, ctx.c.num_classes,
+                                            static_cast<int>(ctx.c.distance_bins), device);
+    if (coarse_)
+      dev_coarse_ = std::make_unique<TileStatistics>(ctx.sample.coarse, ctx.sample.split, ctx.sample.num_coarse, 0,
+                                                     device);
+    dev_diag_ = torch::tensor(diag_, torch::kFloat64).to(device);
+  }
+
+  void add(const GramTile& p) {
+    torch::Tensor dist;
+    if (ctx_.c.distance_bins > 0)
+      dist = input_distance(ctx_.sample, p.rows.begin, p.rows.end, p.cols.begin, p.cols.end);
+    if (dev_) {
+      dev_->add(p.rows.begin, p.cols.begin, p.k, dev_diag_, p.mirrored, dist);
+      if (dev_coarse_) dev_coarse_->add(p.rows.begin, p.cols.begin, p.k, dev_diag_, p.mirrored);
+      return;
+    }
+    const int64_t rows = p.rows.size(), cols = p.cols.size();
+    acc_.add_tile(p.rows.begin, p.cols.begin, rows, cols, p.k.data_ptr<double>(), diag_, p.mirrored,
+                  dist.defined() ? dist.data_ptr<double>() : nullptr);
+    if (coarse_) coarse_acc_.add_tile(p.rows.begin, p.cols.begin, rows, cols, p.k.data_ptr<double>(), diag_, p.mirrored);
+  }
+
+  // Collective: the sums over ranks, as results.
+  StiffnessResults reduce(Communicator& comm) {
+    if (dev_) acc_.add_sums(dev_->sums());
+    if (dev_coarse_) coarse_acc_.add_sums(dev_coarse_->sums());
+    StiffnessResults r;
+    r.classes = acc_.reduce(comm);
+    r.distance = acc_.reduce_distance(comm);
+    if (coarse_) {
+      r.has_coarse = true;
+      r.coarse = coarse_acc_.reduce(comm);
+    }
+    return r;
+  }
+
+ private:
+  const MeasureContext& ctx_;
+  const std::vector<double>& diag_;
+  const bool coarse_;
+  // Class matrices are indexed by class_index (grouped by super-class).
+  ClassStiffnessAccumulator acc_, coarse_acc_;
+  std::unique_ptr<TileStatistics> dev_, dev_coarse_;
+  torch::Tensor dev_diag_;
+};
+
+}  // namespace
+
 MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, OutputFile& out) {
   const auto t0 = std::chrono::steady_clock::now();
   Communicator& comm = ctx.comm;
   const int64_t N = ctx.sample.size();
   const Range mine = block_range(N, comm.size(), comm.rank());
 
-  // 1. This rank's slice of the sample in gradient form (factors or rows).
+  // 1. This rank's slice of the sample in gradient form (factors or rows),
+  // and every example's |g_i|^2, which each panel's cosines need.
   auto blk = compute_block(ctx.net, ctx.plan, ctx.sample.x.slice(0, mine.begin, mine.end),
                            ctx.sample.y.slice(0, mine.begin, mine.end));
-  // 2. The ring: this rank's tiles of K.
-  auto ring = ring_gram(comm, ctx.plan, blk, N);
-  blk = GradBlock{};  // free the factors before the write
+  const auto diag = gram_diagonal_all(comm, ctx.plan, blk, N);
+  const auto device = ctx.sample.x.device();
 
-  // 3. Class stiffness from the tiles, summed over ranks.
-  // Class matrices are indexed by class_index (grouped by super-class).
-  ClassStiffnessAccumulator acc(ctx.sample.class_index, ctx.sample.split, ctx.c.num_classes,
-                                static_cast<int>(ctx.c.distance_bins));
-  const bool coarse = ctx.sample.num_coarse > 0;
-  ClassStiffnessAccumulator coarse_acc(coarse ? ctx.sample.coarse : ctx.sample.class_index,
-                                       ctx.sample.split, coarse ? ctx.sample.num_coarse : 1);
-  // Where the tiles are, the sums are made: on a GPU by torch ops
-  // (TileStatistics; only the sums come to the host), on the CPU by the
-  // host loop, which is ~20x faster there than the same torch ops (2000 x
-  // 2000 mirrored tile, 1 thread: 0.11 s against 2.4 s).
-  const auto device = ring.tiles.front().k.device();
-  const bool on_host = device.is_cpu();
-  std::unique_ptr<TileStatistics> dev_acc, dev_coarse;
-  torch::Tensor dev_diag;
-  if (!on_host) {
-    dev_acc = std::make_unique<TileStatistics>(ctx.sample.class_index, ctx.sample.split, ctx.c.num_classes,
-                                               static_cast<int>(ctx.c.distance_bins), device);
-    if (coarse)
-      dev_coarse = std::make_unique<TileStatistics>(ctx.sample.coarse, ctx.sample.split, ctx.sample.num_coarse,
-                                                    0, device);
-    dev_diag = torch::tensor(ring.diag, torch::kFloat64).to(device);
-  }
-  // K is written only at the measurements --store-k selects, in --k-dtype.
+  // 2. K is written only at the measurements --store-k selects, in --k-dtype.
   const bool store = stores_k(ctx.c.store_k, step, ctx.last_measured, N);
   const auto k_type = ctx.c.k_dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
-  std::vector<h5::Block2D> blocks;
-  std::vector<torch::Tensor> keep;  // host tiles and transposed copies must outlive the write
-  for (const auto& t : ring.tiles) {
-    // Row chunks keep the distance block small whatever the tile size.
-    const int64_t cols = t.cols.size();
-    const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(cols, 1));
-    for (int64_t a = 0; a < t.rows.size(); a += chunk) {
-      const int64_t ae = std::min(t.rows.size(), a + chunk);
-      torch::Tensor dist;
-      if (ctx.c.distance_bins > 0)
-        dist = input_distance(ctx.sample, t.rows.begin + a, t.rows.begin + ae, t.cols.begin, t.cols.end);
-      if (!on_host) {
-        dev_acc->add(t.rows.begin + a, t.cols.begin, t.k.slice(0, a, ae), dev_diag, t.mirrored, dist);
-        if (coarse) dev_coarse->add(t.rows.begin + a, t.cols.begin, t.k.slice(0, a, ae), dev_diag, t.mirrored);
-        continue;
-      }
-      acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols, t.k.data_ptr<double>() + a * cols,
-                   ring.diag, t.mirrored, dist.defined() ? dist.data_ptr<double>() : nullptr);
-      if (coarse)
-        coarse_acc.add_tile(t.rows.begin + a, t.cols.begin, ae - a, cols,
-                            t.k.data_ptr<double>() + a * cols, ring.diag, t.mirrored);
-    }
-    if (!store) continue;
-    // K reaches the host only to be written (no copy on a CPU rank in float64;
-    // a GPU rank converts before the transfer).
-    keep.push_back(t.k.to(torch::kCPU, k_type));
-    blocks.push_back({static_cast<hsize_t>(t.rows.begin), static_cast<hsize_t>(t.cols.begin),
-                      static_cast<hsize_t>(t.rows.size()), static_cast<hsize_t>(t.cols.size()),
-                      keep.back().data_ptr()});
-    if (t.mirrored) {
-      keep.push_back(keep.back().t().contiguous());
-      blocks.push_back({static_cast<hsize_t>(t.cols.begin), static_cast<hsize_t>(t.rows.begin),
-                        static_cast<hsize_t>(t.cols.size()), static_cast<hsize_t>(t.rows.size()),
+  const int64_t k_size = k_type == torch::kFloat32 ? 4 : 8;
+  out.begin_measurement(N, store, k_type == torch::kFloat32 ? DType::f32 : DType::f64);
+
+  // 3. The ring, panel by panel: each panel is computed, summed into the
+  // statistics and written (every rank joins every write round), then freed.
+  // Per entry a panel costs K in float64, its input distances, and when
+  // stored its host copy in --k-dtype and that copy's transpose.
+  const int64_t bytes_per_entry = 8 + (ctx.c.distance_bins > 0 ? 8 : 0) + (store ? 2 * k_size : 0);
+  const int64_t budget = std::max<int64_t>(1, static_cast<int64_t>(ctx.panel_mb * 1024 * 1024) / bytes_per_entry);
+  PanelStatistics stats(ctx, diag, device);
+  int64_t my_panels = 0;
+  for (const auto& t : ring_tiles(N, comm.size(), comm.rank()))
+    my_panels += static_cast<int64_t>(tile_panels(t, budget).size());
+  Progress progress("panels", my_panels, ctx.c.progress_seconds);
+  int64_t done = 0;
+  double write_seconds = 0, written = 0;
+  auto sink = [&](const std::vector<GramTile>& pieces) {
+    std::vector<h5::Block2D> blocks;
+    std::vector<torch::Tensor> keep;  // host copies must outlive the write
+    for (const auto& p : pieces) {
+      stats.add(p);
+      if (!store) continue;
+      // K reaches the host only to be written (no copy on a CPU rank in
+      // float64; a GPU rank converts before the transfer).
+      keep.push_back(p.k.to(torch::kCPU, k_type));
+      blocks.push_back({static_cast<hsize_t>(p.rows.begin), static_cast<hsize_t>(p.cols.begin),
+                        static_cast<hsize_t>(p.rows.size()), static_cast<hsize_t>(p.cols.size()),
                         keep.back().data_ptr()});
+      if (p.mirrored) {  // the transpose of this panel only, never of a whole tile
+        keep.push_back(keep.back().t().contiguous());
+        blocks.push_back({static_cast<hsize_t>(p.cols.begin), static_cast<hsize_t>(p.rows.begin),
+                          static_cast<hsize_t>(p.cols.size()), static_cast<hsize_t>(p.rows.size()),
+                          keep.back().data_ptr()});
+      }
     }
-  }
-  if (dev_acc) acc.add_sums(dev_acc->sums());
-  if (dev_coarse) coarse_acc.add_sums(dev_coarse->sums());
+    if (store) {
+      const auto tw = std::chrono::steady_clock::now();
+      written += static_cast<double>(out.write_k(blocks));
+      write_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tw).count();
+    }
+    if (!pieces.empty()) progress.update(++done, fmt::format("{:.0f} MB panels", ctx.panel_mb));
+  };
+  const RingStats ring = ring_panels(comm, ctx.plan, blk, N, budget, sink);
+  blk = GradBlock{};
   MeasureSummary sum;
-  sum.results.classes = acc.reduce(comm);
-  sum.results.distance = acc.reduce_distance(comm);
-  if (coarse) {
-    sum.results.has_coarse = true;
-    sum.results.coarse = coarse_acc.reduce(comm);
-  }
+  sum.results = stats.reduce(comm);
 
   // 4. Losses and accuracies at this point of training.
   const auto tr = evaluate(ctx.net, ctx.train, ctx.c.eval_examples, comm);
@@ -203,26 +247,38 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   info.k_stored = store;
   info.k_type = k_type == torch::kFloat32 ? DType::f32 : DType::f64;
   // Memory high-water marks (process RSS; device memory on GPU ranks), the
-  // largest over ranks, before the write: what `--mem` must cover.
+  // largest over ranks, panels and writes included: what `--mem` must cover.
   double mem[2] = {peak_rss_mb(), device.is_cuda() ? gpu_memory_used_mb() : -1.0};
   comm.allreduce_max(mem, 2, DType::f64);
   info.peak_rss_mb = mem[0];
   info.device_memory_mb = mem[1];
+  info.panel_mb = ctx.panel_mb;
+  // The write rate: all ranks' bytes over the slowest rank's time in writes.
+  double w[2] = {written, -write_seconds};
+  comm.allreduce_sum(w, 1, DType::f64);
+  comm.allreduce_max(w + 1, 1, DType::f64);
+  const double slowest = -w[1];
+  if (store) info.write_gbps = slowest > 0 ? w[0] / slowest / 1e9 : 0;
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out.write_measurement(info, N, blocks, sum.results, params);
+  out.end_measurement(info, sum.results, params);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& tt = sum.results.classes[kTrainTrain];
   spdlog::info(
-      "measured step {} (epoch {:.2f}) in {:.2f} s [grad+ring {:.2f} s, wait {:.2f} s]: "
+      "measured step {} (epoch {:.2f}) in {:.2f} s [Gram {:.2f} s, wait {:.2f} s, panels {:.2f} s]: "
       "train loss {:.4f} acc {:.3f}, val loss {:.4f} acc {:.3f}; train-train cosine "
       "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f} ({}), half length {:.3f}; "
       "peak RSS {:.2f} GB/rank{}{}",
-      step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, tr.loss, tr.accuracy, va.loss,
+      step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, ring.sink_seconds, tr.loss, tr.accuracy, va.loss,
       va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign,
       sum.results.distance[kTrainTrain].xi_linear_cosine, sum.results.distance[kTrainTrain].xi_linear_cosine_status,
       sum.results.distance[kTrainTrain].half_length_cosine, info.peak_rss_mb / 1024,
       info.device_memory_mb >= 0 ? fmt::format(", GPU memory {:.2f} GB", info.device_memory_mb / 1024) : "",
       store ? "" : "; K not stored (--store-k " + ctx.c.store_k + ")");
+  if (store)
+    spdlog::info("K ({}, {:.2f} GB) written in {} MB panels at {:.3f} GB/s; the disk's sequential rate: {}",
+                 ctx.c.k_dtype, static_cast<double>(N) * N * k_size / 1e9, ctx.panel_mb, info.write_gbps,
+                 ctx.disk_gbps > 0 ? fmt::format("{:.3f} GB/s (measured at start)", ctx.disk_gbps)
+                                   : std::string("not measured (K under 256 MB)"));
   return sum;
 }
 

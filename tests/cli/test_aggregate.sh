@@ -66,7 +66,7 @@ new = ("xi_linear_status", "half_length", "fit_min_distance", "fit_max_distance"
        "half_reference_cosine", "half_reference_sign", "half_length_cosine_status",
        "half_length_sign_status")
 with h5py.File(sys.argv[1], "r+") as f:
-    assert f.attrs["format"] == "stiffness/2", f.attrs["format"]
+    assert f.attrs["format"] == "stiffness/3", f.attrs["format"]
     f.attrs["format"] = "stiffness/1"
     def strip(name, obj):
         for k in new:

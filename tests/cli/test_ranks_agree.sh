@@ -18,6 +18,20 @@ if ((${#specs[@]} == 4)); then
   "$PY" "$CLI_DIR/compare_ranks.py" --tol 1e-5 "${specs[@]}" || fail "mlp float64: rank counts disagree"
 fi
 
+# --- panels: tiny budgets give today's results ------------------------------
+# --panel-mb 0.001 is 1048 bytes: 32 entries of K (with distances, 8 + 8 +
+# 2 x 8 bytes each), panels of one row against tiles 13-50 wide. Same K, class
+# and distance results as whole-tile panels, to 1e-10, at every rank count.
+for p in 1 2 3 4; do
+  [[ -e "$TMP/mlp_np$p.h5" ]] || continue
+  out="$TMP/mlp_tiny_np$p.h5"
+  run_ok "$p" "$TMP/mlp_tiny_np$p" "${MLP[@]}" --panel-mb 0.001 -o "$out" || continue
+  grep -q "panels: 0.001 MB of K per rank at a time (--panel-mb)" "$TMP/mlp_tiny_np$p.out" \
+    || fail "np$p: the log does not report the panel budget"
+  "$PY" "$CLI_DIR/compare_ranks.py" --same-ranks --tol 1e-10 --cos-tol 1e-10 "$TMP/mlp_np$p.h5:$p" "$out:$p" \
+    || fail "np$p: panels of 0.001 MB disagree with the default panels"
+done
+
 # --- cnn, factor and loop, 1 vs 3 ranks ------------------------------------
 # --grad-method factor on a conv layer costs ~N^2 T^2 (T = positions): on
 # 28x28 inputs that is 15-50 s per measurement here, so the cnn runs use

@@ -22,7 +22,7 @@ import sys, h5py, numpy as np
 t = sys.argv[1]
 ref, f32, none = (h5py.File(f"{t}/{n}.h5", "r") for n in ("ref", "f32", "none"))
 for f, dt, rule in ((ref, "float64", "every"), (f32, "float32", "0,12"), (none, "float64", "none")):
-    assert f.attrs["format"] == "stiffness/2" and f.attrs["gram_dtype"] == dt and f.attrs["store_k"] == rule, dict(f.attrs)
+    assert f.attrs["format"] == "stiffness/3" and f.attrs["gram_dtype"] == dt and f.attrs["store_k"] == rule, dict(f.attrs)
 names = sorted(ref["measurements"])
 assert len(names) >= 3, names
 for n in names:

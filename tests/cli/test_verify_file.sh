@@ -2,7 +2,8 @@
 # The output file is self-sufficient: verify_file.py recomputes K from the
 # stored sample and parameters alone (numpy backprop of the MLP) and the class
 # stiffness from K, and checks the bookkeeping attributes. Every gradient
-# method, float32 and float64.
+# method, float32 and float64; K streamed in panels of a few rows (--panel-mb
+# 0.001: 32 entries of K per panel), stored in float64 and in float32.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_tmp
 
@@ -16,6 +17,8 @@ cases=(
   "materialize_f32 2  --pairs=all  --grad-method materialize"
   "materialize_f64 2  --pairs=200  --grad-method materialize --dtype float64 --optimizer sgd --lr 0.05"
   "factor_f64_np3  3  --pairs=200  --grad-method factor --dtype float64 --seed 11"
+  "panels_f64_np4  4  --pairs=all  --grad-method auto --dtype float64 --panel-mb 0.001"
+  "panels_k32_np2  2  --pairs=all  --grad-method auto --panel-mb 0.002 --k-dtype float32"
 )
 for c in "${cases[@]}"; do
   read -r name p vargs opts <<<"$c"

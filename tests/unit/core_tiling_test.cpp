@@ -155,3 +155,48 @@ TEST(Ring, SingleRankHasOnlyTheDiagonal) {
 }
 
 }  // namespace
+
+// Row panels (streaming): for every budget, the panels of all ranks' tiles
+// cover every entry of K exactly once (a diagonal tile's panel: its square
+// once, its rectangle and that rectangle's mirror), no panel holds more than
+// the budget unless one row is already wider, and panel_rounds is the most
+// panels any rank has at a step.
+TEST(Panels, EveryEntryOnceWithinBudget) {
+  using stiffness::panel_height;
+  using stiffness::panel_rounds;
+  using stiffness::tile_panels;
+  for (int p = 1; p <= 5; ++p)
+    for (int64_t n : {int64_t{1}, int64_t{p}, int64_t{2 * p + 1}, int64_t{23}})
+      for (int64_t budget : {int64_t{1}, int64_t{5}, int64_t{17}, int64_t{1} << 40}) {
+        SCOPED_TRACE("p=" + std::to_string(p) + " n=" + std::to_string(n) + " budget=" + std::to_string(budget));
+        std::vector<int> seen(static_cast<size_t>(n * n), 0);
+        for (int k = 0; k < ring_steps(p); ++k) {
+          int64_t most = 0;
+          for (int r = 0; r < p; ++r) {
+            const Tile t = ring_tile(n, p, r, k);
+            const auto panels = tile_panels(t, budget);
+            most = std::max<int64_t>(most, static_cast<int64_t>(panels.size()));
+            int64_t next = t.rows.begin;
+            for (const Range& rows : panels) {
+              EXPECT_EQ(rows.begin, next) << "panels in order, without gaps";
+              next = rows.end;
+              const int64_t c0 = k == 0 ? rows.begin : t.cols.begin;
+              const int64_t entries = rows.size() * (t.cols.end - c0);
+              EXPECT_TRUE(entries <= budget || rows.size() == 1) << entries << " entries";
+              for (int64_t a = rows.begin; a < rows.end; ++a)
+                for (int64_t b = c0; b < t.cols.end; ++b) {
+                  ++seen[a * n + b];
+                  // Off-diagonal tiles and a diagonal panel's rectangle stand for their mirror.
+                  if (k > 0 || b >= rows.end) ++seen[b * n + a];
+                }
+            }
+            EXPECT_EQ(next, t.rows.end);
+          }
+          EXPECT_EQ(panel_rounds(n, p, k, budget), most);
+        }
+        for (int64_t i = 0; i < n * n; ++i) ASSERT_EQ(seen[i], 1) << "entry (" << i / n << ", " << i % n << ")";
+      }
+  EXPECT_EQ(panel_height(10, 35), 3);
+  EXPECT_EQ(panel_height(100, 35), 1);
+  EXPECT_THROW(panel_height(10, 0), stiffness::Error);
+}

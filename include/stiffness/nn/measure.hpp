@@ -50,6 +50,8 @@ struct MeasureContext {
   const TensorData& val;
   const Config& c;
   int64_t last_measured = 0;  // the schedule's last step (--store-k last)
+  double panel_mb = 64;       // the panel budget per rank (resolved --panel-mb, the same on every rank)
+  double disk_gbps = -1;      // the output disk's sequential write rate, measured at start (-1: not measured)
 };
 
 struct MeasureSummary {

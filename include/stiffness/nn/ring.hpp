@@ -1,10 +1,12 @@
 // The ring that fills the tiles of the N x N Gram matrix K, using symmetry so
-// that floor(P/2) shifts cover every pair of blocks once. See the worked
-// example in ring.cpp and the picture in docs/design.md.
+// that floor(P/2) shifts cover every pair of blocks once, and hands them on
+// in row panels (tiling.hpp) so that no rank holds more of K than a panel.
+// See the worked example in ring.cpp and the picture in docs/design.md.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "stiffness/comm.hpp"
@@ -13,11 +15,39 @@
 
 namespace stiffness {
 
+// A computed piece of K: a whole tile, or a part of a panel.
 struct GramTile {
   Range rows, cols;   // global example ranges
-  torch::Tensor k;    // rows x cols, float64, contiguous
+  torch::Tensor k;    // rows x cols, float64, contiguous, on the blocks' device
   bool mirrored;      // K[cols, rows] = k^T is part of the matrix too (off-diagonal)
 };
+
+// Receives one round of panels: this rank's pieces of its panel in that
+// round (an off-diagonal panel is one mirrored piece; a diagonal one is its
+// symmetric square and, unless it is the last, the mirrored rectangle to its
+// right), or nothing when this rank has no panel left in the round. Called
+// on every rank the same number of times per ring step (panel_rounds), so it
+// may make collective calls such as a parallel write.
+using PanelSink = std::function<void(const std::vector<GramTile>&)>;
+
+struct RingStats {
+  double compute_seconds = 0;  // gram_tile, the arithmetic
+  double wait_seconds = 0;     // waiting for the next block after the arithmetic
+  double sink_seconds = 0;     // in the sink (statistics and writes)
+  int64_t bytes_sent = 0, panels = 0;
+};
+
+// K_ii of every example, on every rank: each rank computes its own block's
+// (chunk by chunk, from the same per-example factors as the tiles) and they
+// are gathered. Cosines need both ends' norms before any panel is analysed.
+std::vector<double> gram_diagonal_all(Communicator& comm, const GradPlan& plan, const GradBlock& local,
+                                      int64_t n_total);
+
+// Collective. `local` is this rank's block: examples block_range(n_total, P,
+// rank). Panels hold at most `budget` entries of K (tile_panels); `sink`
+// gets each round's panel and may free it.
+RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total,
+                      int64_t budget, const PanelSink& sink);
 
 struct RingResult {
   std::vector<GramTile> tiles;   // this rank's tiles only
@@ -26,8 +56,8 @@ struct RingResult {
   int64_t bytes_sent = 0;
 };
 
-// Collective. `local` is this rank's block of the sample: examples
-// block_range(n_total, P, rank). Every rank returns its own tiles.
+// The same ring keeping whole tiles (one panel per tile), for tests and the
+// benchmark of the arithmetic: memory grows as N^2 / P.
 RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& local,
                      int64_t n_total);
 
