@@ -64,6 +64,7 @@ struct MeasurementInfo {
   double device_memory_mb = -1;  // GPU ranks: the most device memory in use on any rank (else -1)
   double panel_mb = 0;           // the panel budget per rank (--panel-mb, or its default)
   double write_gbps = -1;        // K's bytes over the slowest rank's seconds in write_k (-1: K not stored)
+  double gram_gflops = 0;        // the Gram's GEMM FLOPs over the slowest rank's seconds of arithmetic
 };
 
 // Fails with a one-line error if `path` or `path.partial` exists and

@@ -190,6 +190,7 @@ void OutputFile::end_measurement(const MeasurementInfo& m, const StiffnessResult
   if (m.device_memory_mb >= 0) h5::write_attr(g.id(), "device_memory_mb", m.device_memory_mb);
   if (m.write_gbps >= 0) h5::write_attr(g.id(), "write_gbps", m.write_gbps);
   h5::write_attr(g.id(), "panel_mb", m.panel_mb);
+  h5::write_attr(g.id(), "gram_gflops", m.gram_gflops);
   h5::write_attr(g.id(), "K_stored", int64_t{m.k_stored ? 1 : 0});
 
   write_classes(*file_, g.id(), "class_stiffness", results.classes, &results.distance);

@@ -185,11 +185,14 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
     my_panels += static_cast<int64_t>(tile_panels(t, budget).size());
   Progress progress("panels", my_panels, ctx.c.progress_seconds);
   int64_t done = 0;
-  double write_seconds = 0, written = 0;
+  double write_seconds = 0, written = 0, flops = 0;
+  const int64_t num_params = ctx.net->num_params();
   auto sink = [&](const std::vector<GramTile>& pieces) {
     std::vector<h5::Block2D> blocks;
     std::vector<torch::Tensor> keep;  // host copies must outlive the write
     for (const auto& p : pieces) {
+      // A square on the diagonal is symmetric: half of it is computed.
+      flops += gram_flops(ctx.plan, p.rows.size(), p.cols.size(), num_params) * (p.mirrored ? 1.0 : 0.5);
       stats.add(p);
       if (!store) continue;
       // K reaches the host only to be written (no copy on a CPU rank in
@@ -253,22 +256,23 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
   info.peak_rss_mb = mem[0];
   info.device_memory_mb = mem[1];
   info.panel_mb = ctx.panel_mb;
-  // The write rate: all ranks' bytes over the slowest rank's time in writes.
-  double w[2] = {written, -write_seconds};
-  comm.allreduce_sum(w, 1, DType::f64);
-  comm.allreduce_max(w + 1, 1, DType::f64);
-  const double slowest = -w[1];
-  if (store) info.write_gbps = slowest > 0 ? w[0] / slowest / 1e9 : 0;
+  // The write rate: all ranks' bytes over the slowest rank's time in
+  // writes; the Gram rate likewise over the slowest rank's arithmetic.
+  double sums[2] = {written, flops}, slowest[2] = {write_seconds, ring.compute_seconds};
+  comm.allreduce_sum(sums, 2, DType::f64);
+  comm.allreduce_max(slowest, 2, DType::f64);
+  if (store) info.write_gbps = slowest[0] > 0 ? sums[0] / slowest[0] / 1e9 : 0;
+  info.gram_gflops = slowest[1] > 0 ? sums[1] / slowest[1] / 1e9 : 0;
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.end_measurement(info, sum.results, params);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& tt = sum.results.classes[kTrainTrain];
   spdlog::info(
-      "measured step {} (epoch {:.2f}) in {:.2f} s [Gram {:.2f} s, wait {:.2f} s, panels {:.2f} s]: "
+      "measured step {} (epoch {:.2f}) in {:.2f} s [Gram {:.2f} s at {:.1f} GFLOP/s, wait {:.2f} s, panels {:.2f} s]: "
       "train loss {:.4f} acc {:.3f}, val loss {:.4f} acc {:.3f}; train-train cosine "
       "within {:.4f} between {:.4f}, sign within {:.4f} between {:.4f}; xi {:.3f} ({}), half length {:.3f}; "
       "peak RSS {:.2f} GB/rank{}{}",
-      step, epoch, sum.seconds, ring.compute_seconds, ring.wait_seconds, ring.sink_seconds, tr.loss, tr.accuracy, va.loss,
+      step, epoch, sum.seconds, ring.compute_seconds, info.gram_gflops, ring.wait_seconds, ring.sink_seconds, tr.loss, tr.accuracy, va.loss,
       va.accuracy, tt.within_cosine, tt.between_cosine, tt.within_sign, tt.between_sign,
       sum.results.distance[kTrainTrain].xi_linear_cosine, sum.results.distance[kTrainTrain].xi_linear_cosine_status,
       sum.results.distance[kTrainTrain].half_length_cosine, info.peak_rss_mb / 1024,
