@@ -40,7 +40,11 @@ struct SampleArrays {
   std::vector<uint8_t> split;         // 0 = train, 1 = validation
   std::vector<int64_t> coarse;        // coarse (super-class) labels, empty when none
   std::vector<int64_t> class_order;   // fine class id of each row/column of the class matrices
-  std::vector<float> inputs;          // exactly as fed to the model, row-major
+  // The inputs exactly as fed to the model, row-major: `input_data` points
+  // at them (owned by the caller, alive until write_sample returns; no copy
+  // of N x c x h x w floats), or else they are in `inputs`.
+  const float* input_data = nullptr;
+  std::vector<float> inputs;
   std::vector<hsize_t> input_shape;   // N, C, H, W
 };
 

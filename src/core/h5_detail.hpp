@@ -91,6 +91,10 @@ inline Handle file_access(MPI_Comm comm) {
   // avoids N ranks hammering the file system for the same small reads.
   STIFF_CHECK(H5Pset_all_coll_metadata_ops(fapl.id(), true) >= 0, "h5: H5Pset_all_coll_metadata_ops failed");
   STIFF_CHECK(H5Pset_coll_metadata_write(fapl.id(), true) >= 0, "h5: H5Pset_coll_metadata_write failed");
+  // Objects of 1 MiB and more (K, the sample's inputs) start on a 1 MiB
+  // boundary: a parallel file system's stripe (Lustre's default), so that a
+  // row panel's runs of K do not straddle stripes owned by other writers.
+  STIFF_CHECK(H5Pset_alignment(fapl.id(), hsize_t{1} << 20, hsize_t{1} << 20) >= 0, "h5: H5Pset_alignment failed");
   return fapl;
 }
 

@@ -112,7 +112,8 @@ void OutputFile::write_sample(const SampleArrays& s) {
   const hsize_t nc = s.class_order.size();
   h5::write_dataset(*file_, g.id(), "class_order", {nc}, s.class_order.data(), DType::i64);
   if (!s.coarse.empty()) h5::write_dataset(*file_, g.id(), "coarse_label", {n}, s.coarse.data(), DType::i64);
-  h5::write_dataset(*file_, g.id(), "inputs", s.input_shape, s.inputs.data(), DType::f32);
+  h5::write_dataset(*file_, g.id(), "inputs", s.input_shape, s.input_data ? s.input_data : s.inputs.data(),
+                    DType::f32);
   h5::write_attr(g.id(), "split_codes", std::string("0 = train, 1 = validation"));
   file_->flush();
 }

@@ -57,12 +57,16 @@ Sample make_sample(const Config& c, const ImageSet& train, const ImageSet& val, 
   add(train, n_train, c.per_class, c.sample_seed, Split::train, "train set");
   add(val, n_val, c.val_per_class, c.sample_seed + 7919, Split::val, "validation set");
   s.x = torch::cat(xs).to(dtype);
+  xs.clear();
   s.y = torch::tensor(s.label, torch::kInt64);
   // Standardise each input (zero mean, unit variance) and scale it to unit
   // norm; the variance step cancels in the norm, leaving centre + normalise.
-  auto flat = s.x.to(torch::kFloat64).flatten(1);
-  flat = flat - flat.mean(1, true);
-  s.unit = flat / flat.norm(2, 1, true).clamp_min(1e-300);
+  // In place: one float64 copy of the inputs (627 MB at N = 100000 on 28 x 28).
+  // (copy = true: a float64 sample must not be centred itself.)
+  auto flat = s.x.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true).flatten(1);
+  flat.sub_(flat.mean(1, true));
+  flat.div_(flat.norm(2, 1, true).clamp_min(1e-300));
+  s.unit = flat;
   return s;
 }
 
@@ -80,7 +84,12 @@ SampleArrays sample_arrays(const Sample& s) {
   a.class_order = s.class_order;
   for (auto sp : s.split) a.split.push_back(static_cast<uint8_t>(sp));
   auto x = s.x.to(torch::kCPU, torch::kFloat32).contiguous();
-  a.inputs.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+  // A CPU float32 sample is written from where it is (314 MB at N = 100000);
+  // otherwise from a host copy.
+  if (x.is_same(s.x))
+    a.input_data = x.data_ptr<float>();
+  else
+    a.inputs.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
   for (auto d : x.sizes()) a.input_shape.push_back(static_cast<hsize_t>(d));
   return a;
 }

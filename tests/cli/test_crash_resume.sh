@@ -58,8 +58,15 @@ with h5py.File(sys.argv[1], "r+") as f:
         if int(k) >= n:
             del m[k]
     f.copy(m["%06d" % (n - 1)], m, name="%06d" % n)
-    print("planted", len(m), "groups, checkpoint has", n)
+    # And a measurement a crash interrupted: written under
+    # /measurement_in_progress, never moved into /measurements.
+    g = f.create_group("measurement_in_progress")
+    g.create_dataset("K", data=[[1.0]])
+    print("planted", len(m), "groups and an unfinished one, checkpoint has", n)
 PYEOF
+# Readers skip it: the summary still lists only whole measurements.
+"$STIFFNESS_BIN" summary --format csv run.h5.partial >"$TMP/summary2.out" 2>&1 ||
+  fail "summary of a .partial with an unfinished measurement failed: $(cat "$TMP/summary2.out")"
 
 # A damaged checkpoint: one line naming it and --overwrite; nothing changed.
 cp "run.h5.ckpt/$gen/model.pt" "$TMP/model.pt.saved"
