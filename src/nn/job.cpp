@@ -151,6 +151,11 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit, device);
     s.sample = make_sample(c, s.train_set, s.val_set, s.train.size(), s.val.size(), dtype_of(c));
     move_to(s.sample, device);
+    // The pixels now live in the tensors (and the sample): free the read
+    // copies (314 MB for 100000 examples of 28 x 28); the sets keep their
+    // shapes, labels and sources.
+    std::vector<float>().swap(s.train_set.pixels);
+    std::vector<float>().swap(s.val_set.pixels);
     STIFF_CHECK(s.train.size() >= c.batch_size,
                 "--batch-size: " + std::to_string(c.batch_size) + " is larger than the training set (" +
                     std::to_string(s.train.size()) + " examples)");

@@ -95,7 +95,8 @@ SampleArrays sample_arrays(const Sample& s) {
 }
 
 torch::Tensor input_distance(const Sample& s, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-  return (1.0 - torch::mm(s.unit.slice(0, r0, r1), s.unit.slice(0, c0, c1).t())).contiguous();
+  // In place: one rows x cols buffer (a panel's worth), not two.
+  return torch::mm(s.unit.slice(0, r0, r1), s.unit.slice(0, c0, c1).t()).neg_().add_(1.0);
 }
 
 namespace {
@@ -171,8 +172,16 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
 
   // 1. This rank's slice of the sample in gradient form (factors or rows),
   // and every example's |g_i|^2, which each panel's cosines need.
-  auto blk = compute_block(ctx.net, ctx.plan, ctx.sample.x.slice(0, mine.begin, mine.end),
-                           ctx.sample.y.slice(0, mine.begin, mine.end));
+  // The block is packed into the one buffer the ring sends, and used as
+  // views of it: the rank holds it once (520 MB for the MLP's 50000 examples).
+  torch::Tensor packed;
+  GradBlock blk;
+  {
+    auto computed = compute_block(ctx.net, ctx.plan, ctx.sample.x.slice(0, mine.begin, mine.end),
+                                  ctx.sample.y.slice(0, mine.begin, mine.end));
+    packed = pack(computed);
+    blk = unpack(packed, computed.n, part_shapes(computed));
+  }
   const auto diag = gram_diagonal_all(comm, ctx.plan, blk, N);
   const auto device = ctx.sample.x.device();
 
@@ -224,8 +233,9 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
     }
     if (!pieces.empty()) progress.update(++done, fmt::format("{:.0f} MB panels", ctx.panel_mb));
   };
-  const RingStats ring = ring_panels(comm, ctx.plan, blk, N, budget, sink);
+  const RingStats ring = ring_panels(comm, ctx.plan, blk, N, budget, sink, packed);
   blk = GradBlock{};
+  packed = torch::Tensor();
   MeasureSummary sum;
   sum.results = stats.reduce(comm);
 

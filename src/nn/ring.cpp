@@ -74,13 +74,13 @@ std::vector<double> gram_diagonal_all(Communicator& comm, const GradPlan& plan, 
 }
 
 RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total,
-                      int64_t budget, const PanelSink& sink) {
+                      int64_t budget, const PanelSink& sink, const torch::Tensor& packed) {
   const int P = comm.size(), r = comm.rank();
   const Range mine = block_range(n_total, P, r);
   STIFF_CHECK(local.n == mine.size(), "ring: local block has the wrong number of examples");
   RingStats res;
   const auto shapes = part_shapes(local);
-  torch::Tensor cur = pack(local);  // the block in hand, as one buffer
+  torch::Tensor cur = packed.defined() ? packed : pack(local);  // the block in hand, as one buffer
   const DType dt = comm_dtype(cur);
   GradBlock held = local;
   auto own = [&](Range rows) { return slice_block(local, rows.begin - mine.begin, rows.end - mine.begin); };

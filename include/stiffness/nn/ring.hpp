@@ -46,8 +46,10 @@ std::vector<double> gram_diagonal_all(Communicator& comm, const GradPlan& plan, 
 // Collective. `local` is this rank's block: examples block_range(n_total, P,
 // rank). Panels hold at most `budget` entries of K (tile_panels); `sink`
 // gets each round's panel and may free it.
+// `packed`, when given, is pack(local) with local's parts views of it (see
+// measure.cpp): it is sent as is, so the rank holds its block once, not twice.
 RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total,
-                      int64_t budget, const PanelSink& sink);
+                      int64_t budget, const PanelSink& sink, const torch::Tensor& packed = {});
 
 struct RingResult {
   std::vector<GramTile> tiles;   // this rank's tiles only
