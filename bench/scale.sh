@@ -11,6 +11,7 @@
 #
 #   bench/scale.sh                      # the cases below
 #   SCALE_CASES="20000:2:float32" bench/scale.sh
+#   SCALE_ARGS="--panel-mb 64" bench/scale.sh   # more options for the job
 #
 # A case is N:RANKS:STORE, STORE = float32 | float64 (K stored in that
 # precision) or none. Cases that need more disk than is free are skipped with
@@ -56,7 +57,7 @@ for c in $CASES; do
     --synthetic-train-per-class "$per" --synthetic-val-per-class "$per" --per-class "$per" --val-per-class "$per" \
     --model mlp --widths 500,300,100 --steps 1 --measure-log 0 --measure-epochs 0 --batch-size 64 \
     --eval-examples 1000 --store-k "$store_k" --k-dtype "$kdt" --checkpoint-minutes 0 \
-    --progress-seconds 30 -o "$file" --overwrite >"$log" 2>&1
+    --progress-seconds 30 ${SCALE_ARGS:-} -o "$file" --overwrite >"$log" 2>&1
   rc=$?
   wall=$(bc -l <<<"$(date +%s.%N) - $start")
   if ((rc != 0)); then

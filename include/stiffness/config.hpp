@@ -64,7 +64,7 @@ struct Config {
   // MB of K a rank holds at a time: its tiles are computed, analysed and
   // written in row panels of this size (plus the input distances beside
   // them). 0 = the default: 1/8 of the node's memory over the ranks on it,
-  // within [64, 1024] (default_panel_mb). Results do not depend on it.
+  // within [64, 256] (default_panel_mb). Results do not depend on it.
   double panel_mb = 0;
 
   // ---- output and run ----

@@ -77,7 +77,7 @@ po::options_description describe_options(Config& c, ListOptions& lists, std::str
     ("distance-bins", po::value(&c.distance_bins)->default_value(c.distance_bins), "bins of stiffness against input distance over [0, 2] (0 = off)")
     ("store-k", po::value(&c.store_k)->default_value(c.store_k), "measurements that write K: every | last | none | steps (comma list) | auto (every while N <= 10000, else last)")
     ("k-dtype", po::value(&c.k_dtype)->default_value(c.k_dtype), "stored precision of K: float64 | float32")
-    ("panel-mb", po::value(&c.panel_mb)->default_value(c.panel_mb), "MB of K per rank at a time (row panels); 0 = 1/8 of node memory per rank, in [64, 1024]")
+    ("panel-mb", po::value(&c.panel_mb)->default_value(c.panel_mb), "MB of K per rank at a time (row panels); 0 = 1/8 of node memory per rank, in [64, 256]")
     // output
     ("output,o", po::value(&c.output)->default_value(c.output), "output HDF5 file (written as <output>.partial until complete)")
     ("overwrite", po::bool_switch(&c.overwrite), "replace an existing output file")

@@ -46,7 +46,10 @@ std::vector<Tile> ring_tiles(int64_t n, int p, int r) {
 
 int64_t panel_height(int64_t width, int64_t budget) {
   STIFF_CHECK(budget >= 1, "panel_height: the budget must be at least one entry");
-  return std::max<int64_t>(1, budget / std::max<int64_t>(width, 1));
+  const int64_t h = std::max<int64_t>(1, budget / std::max<int64_t>(width, 1));
+  // Whole blocks of the fused Gram (256 rows, gram.cpp) where there is room:
+  // a panel of 335 rows would run its last 79 in a quarter-full block.
+  return h >= kPanelRowQuantum ? h / kPanelRowQuantum * kPanelRowQuantum : h;
 }
 
 std::vector<Range> tile_panels(const Tile& t, int64_t budget) {
@@ -58,7 +61,7 @@ std::vector<Range> tile_panels(const Tile& t, int64_t budget) {
 }
 
 double default_panel_mb(double node_mb, int ranks_on_node) {
-  return std::clamp(node_mb / 8 / std::max(1, ranks_on_node), 64.0, 1024.0);
+  return std::clamp(node_mb / 8 / std::max(1, ranks_on_node), 64.0, 256.0);
 }
 
 int64_t panel_rounds(int64_t n, int p, int k, int64_t budget) {

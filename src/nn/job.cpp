@@ -221,7 +221,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   const double panel_mb = -panel;
   spdlog::info("panels: {} MB of K per rank at a time ({})", panel_mb,
                c.panel_mb > 0 ? std::string("--panel-mb")
-                              : fmt::format("default: 1/8 of {:.0f} MB ({}) over {} rank{} on the node, in [64, 1024]",
+                              : fmt::format("default: 1/8 of {:.0f} MB ({}) over {} rank{} on the node, in [64, 256]",
                                             node_mb, memory_from, node_local_size(world.get()),
                                             node_local_size(world.get()) > 1 ? "s" : ""));
   // The disk's sequential rate, to set K's write rate beside it: measured

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "stiffness/error.hpp"
 
@@ -143,8 +144,8 @@ RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock&
 RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total) {
   RingResult res;
   res.diag = gram_diagonal_all(comm, plan, local, n_total);
-  // A budget of N^2 entries: every tile is one panel.
-  const auto stats = ring_panels(comm, plan, local, n_total, std::max<int64_t>(1, n_total * n_total),
+  // An unbounded budget: every tile is one panel.
+  const auto stats = ring_panels(comm, plan, local, n_total, std::numeric_limits<int64_t>::max() / 4,
                                  [&](const std::vector<GramTile>& pieces) {
                                    for (const auto& p : pieces) res.tiles.push_back(p);
                                  });

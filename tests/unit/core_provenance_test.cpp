@@ -43,11 +43,11 @@ TEST(NodeMemory, SmallestOfPhysicalCgroupAndSlurm) {
   unsetenv("SLURM_MEM_PER_NODE");
 }
 
-// An eighth of the node per rank, within [64, 1024] MB.
+// An eighth of the node per rank, within [64, 256] MB.
 TEST(PanelBudget, DefaultFromNodeMemory) {
-  EXPECT_DOUBLE_EQ(default_panel_mb(24000, 2), 1024.0);
-  EXPECT_DOUBLE_EQ(default_panel_mb(4096, 2), 256.0);
-  EXPECT_DOUBLE_EQ(default_panel_mb(4096, 0), 512.0);  // no rank count: one rank
+  EXPECT_DOUBLE_EQ(default_panel_mb(24000, 2), 256.0);
+  EXPECT_DOUBLE_EQ(default_panel_mb(2048, 2), 128.0);
+  EXPECT_DOUBLE_EQ(default_panel_mb(1024, 0), 128.0);  // no rank count: one rank
   EXPECT_DOUBLE_EQ(default_panel_mb(1000, 16), 64.0);
 }
 

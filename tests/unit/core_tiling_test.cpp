@@ -198,5 +198,8 @@ TEST(Panels, EveryEntryOnceWithinBudget) {
       }
   EXPECT_EQ(panel_height(10, 35), 3);
   EXPECT_EQ(panel_height(100, 35), 1);
+  EXPECT_EQ(panel_height(1000, 335000), 256);  // whole 256-row blocks when there is room
+  EXPECT_EQ(panel_height(1000, 600000), 512);
+  EXPECT_EQ(panel_height(1000, 255000), 255);
   EXPECT_THROW(panel_height(10, 0), stiffness::Error);
 }
