@@ -102,9 +102,10 @@ struct Block2D {
 // A large 2-D dataset that all ranks fill with blocks (the N x N matrix).
 class Matrix {
  public:
-  // Collective creation of a rows x cols dataset of type `t`.
+  // Collective creation of a rows x cols dataset of type `t`: contiguous,
+  // or in `chunk` x `chunk` chunks when chunk > 0.
   static Matrix create(const File& f, hid_t loc, const std::string& name, hsize_t rows,
-                       hsize_t cols, DType t);
+                       hsize_t cols, DType t, hsize_t chunk = 0);
   // Collective: each rank passes its own blocks (any number, possibly none).
   // Internally every rank takes part in the same number of collective
   // H5Dwrite calls (the maximum block count over ranks), selecting none when

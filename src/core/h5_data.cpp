@@ -30,12 +30,18 @@ void write_dataset(const File& f, hid_t loc, const std::string& name,
 }
 
 Matrix Matrix::create(const File& f, hid_t loc, const std::string& name, hsize_t rows, hsize_t cols,
-                      DType t) {
+                      DType t, hsize_t chunk) {
   Handle space = make_space({rows, cols});
   // Every element is written by some rank: skip HDF5's fill-value pass, which
   // would otherwise write the whole matrix once more at allocation.
   Handle dcpl = plist(H5P_DATASET_CREATE);
   H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER);
+  if (chunk > 0 && rows > 0 && cols > 0) {
+    const hsize_t dims[2] = {std::min(chunk, rows), std::min(chunk, cols)};
+    STIFF_CHECK(H5Pset_chunk(dcpl.id(), 2, dims) >= 0, "h5: H5Pset_chunk failed");
+    // Parallel HDF5 allocates every chunk at creation (no fill, no filters).
+    STIFF_CHECK(H5Pset_alloc_time(dcpl.id(), H5D_ALLOC_TIME_EARLY) >= 0, "h5: H5Pset_alloc_time failed");
+  }
   Matrix m;
   m.ds_ = create_dataset(loc, name, mem_type(t), space.id(), dcpl.id());
   m.comm_ = f.comm();

@@ -56,7 +56,15 @@ std::vector<Range> tile_panels(const Tile& t, int64_t budget) {
   // The diagonal tile's first panel is its widest: size all panels by it.
   const int64_t h = panel_height(t.cols.size(), budget);
   std::vector<Range> panels;
-  for (int64_t a = t.rows.begin; a < t.rows.end; a += h) panels.push_back({a, std::min(t.rows.end, a + h)});
+  // Heights of whole 256-row blocks start at multiples of h (global row
+  // numbers): the panels and their transposes then cover whole 256 x 256
+  // chunks of the stored K (h5.hpp), but at the tile's edges.
+  const bool aligned = h % kPanelRowQuantum == 0;
+  for (int64_t a = t.rows.begin; a < t.rows.end;) {
+    const int64_t e = std::min(t.rows.end, aligned ? (a / h + 1) * h : a + h);
+    panels.push_back({a, e});
+    a = e;
+  }
   return panels;
 }
 
