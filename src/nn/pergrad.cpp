@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "stiffness/error.hpp"
+#include "stiffness/nn/conv_grad.hpp"
 
 namespace stiffness {
 
@@ -119,16 +120,7 @@ void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor ds
   }
   if (e.kind == LayerKind::conv) {
     const Op& op = *e.op;
-    auto d = delta.flatten(2);  // n x p x T
-    // im2col: n x (C k k) x T, rows ordered like weight.view(p, -1).
-    auto cols = F::unfold(e.input.detach(), F::UnfoldFuncOptions(op.kernel).stride(op.stride).padding(op.pad));
-    const int64_t p = d.size(1), ckk = cols.size(1);
-    auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
-    torch::bmm_out(weight, d, cols.transpose(1, 2));
-    if (e.bias) {
-      auto bias = dst.narrow(1, p * ckk, p);
-      torch::sum_out(bias, d, 2);
-    }
+    conv_weight_rows(e.input.detach(), delta, op.kernel, op.stride, op.pad, e.bias, dst);
     return;
   }
   // g_i = sum_t delta_it a_it^T, p x d with the bias as the last column.

@@ -1,0 +1,24 @@
+// Per-example weight gradients of a 2-D convolution, written straight into
+// the rows of a gradient block. For example i with input x_i (C x H x W)
+// and delta_i = d(loss_i)/d(output_i) (p x T, T = Ho Wo positions):
+//   dW_i = delta_i  cols_i^T      (p x C k k, ordered like weight.view(p, -1))
+//   db_i = delta_i  1             (p)
+// where cols_i (C k k x T) is x_i's im2col. Each thread builds one example's
+// cols in a buffer that stays in cache and calls a single-threaded GEMM on
+// it: no n x C k k x T tensor, and no LibTorch bmm, whose per-example views
+// and transposed operand made it, with F::unfold, 3/4 of the CNN's gradient
+// pass (docs/benchmarks.md, issue 11).
+#pragma once
+
+#include <torch/torch.h>
+
+namespace stiffness {
+
+// input: n x C x H x W; delta: n x p x Ho x Wo (any strides); dst: n x
+// (p C k k [+ p]) with unit column stride, weights first, then the biases
+// when `bias`. float32 and float64 on a CPU use the BLAS directly; other
+// dtypes and devices fall back to LibTorch's unfold and bmm.
+void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, int64_t kernel, int64_t stride,
+                      int64_t pad, bool bias, torch::Tensor dst);
+
+}  // namespace stiffness

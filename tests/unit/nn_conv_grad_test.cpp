@@ -1,0 +1,92 @@
+// conv_weight_rows (im2col per example + one GEMM each, src/nn/conv_grad.cpp)
+// against one autograd backward per example through torch::conv2d, in
+// float64 to 1e-10: kernels 1, 3 and 5, strides 1-3, paddings 0-2,
+// non-square inputs whose windows do not tile them exactly, with and without
+// bias, rows written into a slice of a wider buffer.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "stiffness/nn/conv_grad.hpp"
+
+using namespace stiffness;
+
+namespace {
+
+struct Geometry {
+  int64_t C, p, H, W, k, stride, pad;
+  bool bias;
+};
+
+// Row i: d(sum(conv(x_i) * delta_i))/d(weight, bias), flattened like the
+// weight (p x C k k), then the biases.
+torch::Tensor loop_rows(const torch::Tensor& x, const torch::Tensor& delta, const torch::Tensor& weight,
+                        const torch::Tensor& bias, const Geometry& g) {
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    auto w = weight.clone().requires_grad_(true);
+    auto b = bias.clone().requires_grad_(true);
+    auto y = torch::conv2d(x.slice(0, i, i + 1), w, g.bias ? b : torch::Tensor(), g.stride, g.pad);
+    auto grads = torch::autograd::grad({y}, {w, b}, {delta.slice(0, i, i + 1)}, false, false, true);
+    auto row = grads[0].reshape({-1});
+    if (g.bias) row = torch::cat({row, grads[1]});
+    rows.push_back(row);
+  }
+  return torch::stack(rows);
+}
+
+void expect_matches_loop(const Geometry& g, torch::Dtype dtype, double tol) {
+  const int64_t n = 5;
+  auto opt = torch::TensorOptions(dtype);
+  auto x = torch::randn({n, g.C, g.H, g.W}, opt);
+  auto weight = torch::randn({g.p, g.C, g.k, g.k}, opt), bias = torch::randn({g.p}, opt);
+  const int64_t Ho = (g.H + 2 * g.pad - g.k) / g.stride + 1, Wo = (g.W + 2 * g.pad - g.k) / g.stride + 1;
+  auto delta = torch::randn({n, g.p, Ho, Wo}, opt);
+  auto ref = loop_rows(x, delta, weight, bias, g);
+  // A slice of a wider buffer, as the block's row part is, with sentinels
+  // on both sides that must survive.
+  const int64_t width = ref.size(1);
+  auto buf = torch::full({n, width + 7}, 12345.0, opt);
+  conv_weight_rows(x, delta, g.k, g.stride, g.pad, g.bias, buf.narrow(1, 3, width));
+  const std::string what = "C=" + std::to_string(g.C) + " p=" + std::to_string(g.p) + " " + std::to_string(g.H) +
+                           "x" + std::to_string(g.W) + " k=" + std::to_string(g.k) + " stride=" +
+                           std::to_string(g.stride) + " pad=" + std::to_string(g.pad) + (g.bias ? " bias" : "");
+  auto got = buf.narrow(1, 3, width);
+  EXPECT_LT(((got - ref).abs().max() / ref.abs().max()).item<double>(), tol) << what;
+  EXPECT_TRUE(torch::all(buf.narrow(1, 0, 3) == 12345.0).item<bool>()) << what;
+  EXPECT_TRUE(torch::all(buf.narrow(1, 3 + width, 4) == 12345.0).item<bool>()) << what;
+}
+
+}  // namespace
+
+TEST(ConvWeightRows, MatchesPerExampleAutogradFloat64) {
+  torch::manual_seed(3);
+  const Geometry cases[] = {
+      {1, 16, 28, 28, 3, 1, 1, true},  // the CNN's first layer
+      {3, 4, 8, 8, 3, 1, 1, false},    // ResNet20's first layer, no bias
+      {4, 5, 9, 7, 3, 2, 1, true},     // stride 2, odd sizes
+      {2, 3, 10, 11, 3, 3, 2, true},   // stride 3, padding 2
+      {3, 2, 6, 5, 5, 1, 2, false},    // 5 x 5 kernel
+      {5, 3, 7, 6, 1, 2, 0, true},     // 1 x 1 kernel, stride 2
+      {2, 4, 5, 5, 3, 1, 0, true},     // no padding
+  };
+  for (const auto& g : cases) expect_matches_loop(g, torch::kFloat64, 1e-10);
+}
+
+TEST(ConvWeightRows, Float32AgreesToRounding) {
+  torch::manual_seed(4);
+  expect_matches_loop({16, 32, 14, 14, 3, 1, 1, true}, torch::kFloat32, 1e-5);
+}
+
+TEST(ConvWeightRows, NonContiguousDeltaAndInput) {
+  // Channels-last tensors and a transposed view take the same path after a copy.
+  torch::manual_seed(5);
+  const Geometry g{3, 4, 6, 6, 3, 1, 1, true};
+  auto x = torch::randn({4, 3, 6, 6}, torch::kFloat64);
+  auto delta = torch::randn({4, 4, 6, 6}, torch::kFloat64);
+  auto weight = torch::randn({4, 3, 3, 3}, torch::kFloat64), bias = torch::randn({4}, torch::kFloat64);
+  auto ref = loop_rows(x, delta, weight, bias, g);
+  auto dst = torch::empty_like(ref);
+  conv_weight_rows(x.contiguous(torch::MemoryFormat::ChannelsLast), delta.transpose(2, 3).contiguous().transpose(2, 3),
+                   3, 1, 1, true, dst);
+  EXPECT_LT(((dst - ref).abs().max() / ref.abs().max()).item<double>(), 1e-10);
+}
