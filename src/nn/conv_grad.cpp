@@ -32,35 +32,57 @@ GemmFn<double> gemm_fn<double>() {
   return f;
 }
 
-// One example's im2col, C k k rows of T = Ho Wo numbers (zeros where the
-// window hangs over the padding).
+// The example copied into the interior of a zero-bordered buffer
+// (C x Hp x Wp, border zeroed once by the caller).
 template <typename S>
-void im2col(const S* x, int64_t C, int64_t H, int64_t W, int64_t k, int64_t stride, int64_t pad, int64_t Ho,
-            int64_t Wo, S* cols) {
+void pad_example(const S* x, int64_t C, int64_t H, int64_t W, int64_t pad, S* padded) {
+  const int64_t Hp = H + 2 * pad, Wp = W + 2 * pad;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < H; ++h)
+      std::memcpy(padded + (c * Hp + h + pad) * Wp + pad, x + (c * H + h) * W, sizeof(S) * W);
+}
+
+// Stride 1: "wide" im2col over Ho x Wp positions (the padded width): row
+// (c, ki, kj) is then ONE contiguous run of the padded plane, from (ki, kj)
+// on. The Wp - Wo extra positions per output row meet zero columns of the
+// wide delta, so they add exact zeros. Row by row with bounds (7-element
+// copies for the CNN's third layer) the unfold took as long as its GEMM.
+template <typename S>
+void im2col_wide(const S* padded, int64_t C, int64_t Hp, int64_t Wp, int64_t k, int64_t Ho, S* cols) {
+  const int64_t Tw = Ho * Wp;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t ki = 0; ki < k; ++ki)
+      for (int64_t kj = 0; kj < k; ++kj)
+        std::memcpy(cols + ((c * k + ki) * k + kj) * Tw, padded + (c * Hp + ki) * Wp + kj, sizeof(S) * Tw);
+}
+
+// Any stride: the plain im2col, C k k rows of Ho Wo positions.
+template <typename S>
+void im2col_strided(const S* padded, int64_t C, int64_t Hp, int64_t Wp, int64_t k, int64_t stride, int64_t Ho,
+                    int64_t Wo, S* cols) {
   const int64_t T = Ho * Wo;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t ki = 0; ki < k; ++ki)
       for (int64_t kj = 0; kj < k; ++kj) {
         S* row = cols + ((c * k + ki) * k + kj) * T;
-        // Output columns whose input column wo*stride - pad + kj is inside.
-        const int64_t lo = std::min(Wo, std::max<int64_t>(0, (pad - kj + stride - 1) / stride));
-        const int64_t hi = std::max(lo, std::min(Wo, (W - 1 + pad - kj) / stride + 1));
-        for (int64_t ho = 0; ho < Ho; ++ho) {
-          S* r = row + ho * Wo;
-          const int64_t hin = ho * stride - pad + ki;
-          if (hin < 0 || hin >= H) {
-            std::fill(r, r + Wo, S(0));
-            continue;
-          }
-          const S* xr = x + (c * H + hin) * W - pad + kj;
-          std::fill(r, r + lo, S(0));
-          if (stride == 1)
-            std::memcpy(r + lo, xr + lo, sizeof(S) * (hi - lo));
-          else
-            for (int64_t wo = lo; wo < hi; ++wo) r[wo] = xr[wo * stride];
-          std::fill(r + hi, r + Wo, S(0));
-        }
+        const S* plane = padded + (c * Hp + ki) * Wp + kj;
+        for (int64_t ho = 0; ho < Ho; ++ho)
+          for (int64_t wo = 0; wo < Wo; ++wo) row[ho * Wo + wo] = plane[ho * stride * Wp + wo * stride];
       }
+}
+
+// Sum of n numbers in 8 independent partial sums (a single running sum is
+// bound by the add's latency: 1/4 of conv1's time at T = 784).
+template <typename S>
+S sum(const S* r, int64_t n) {
+  S acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t t = 0;
+  for (; t + 8 <= n; t += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += r[t + j];
+  S s = 0;
+  for (; t < n; ++t) s += r[t];
+  for (int j = 0; j < 8; ++j) s += acc[j];
+  return s;
 }
 
 // The BLAS's own threads set to 1 while LibTorch's threads each run their
@@ -94,6 +116,9 @@ void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_
                torch::Tensor& dst) {
   const int64_t n = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t p = d.size(1), Ho = d.size(2), Wo = d.size(3), T = Ho * Wo, ckk = C * k * k;
+  const int64_t Hp = H + 2 * pad, Wp = W + 2 * pad;
+  const bool wide = stride == 1;
+  const int64_t Tk = wide ? Ho * Wp : T;  // the GEMM's inner dimension
   const S* xs = x.data_ptr<S>();
   const S* ds = d.data_ptr<S>();
   S* out = dst.data_ptr<S>();
@@ -101,22 +126,30 @@ void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_
   const auto gemm = gemm_fn<S>();
   SingleThreadedBlas single;
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
-    std::vector<S> cols(static_cast<size_t>(ckk * T));
-    const int m = static_cast<int>(ckk), nn = static_cast<int>(p), kk = static_cast<int>(T);
+    // Zeroed once: the padding border and the wide delta's extra columns
+    // are never written. The wide rows of the last plane read k - 1
+    // numbers past it.
+    std::vector<S> padded(static_cast<size_t>(C * Hp * Wp + k), S(0));
+    std::vector<S> cols(static_cast<size_t>(ckk * Tk));
+    std::vector<S> dwide(wide ? static_cast<size_t>(p * Tk) : 0, S(0));
+    const int m = static_cast<int>(ckk), nn = static_cast<int>(p), kk = static_cast<int>(Tk);
     const S one = 1, zero = 0;
     for (int64_t i = b; i < e; ++i) {
-      im2col(xs + i * C * H * W, C, H, W, k, stride, pad, Ho, Wo, cols.data());
+      pad_example(xs + i * C * H * W, C, H, W, pad, padded.data());
       const S* di = ds + i * p * T;
+      const S* dk = di;
+      if (wide) {
+        im2col_wide(padded.data(), C, Hp, Wp, k, Ho, cols.data());
+        for (int64_t r = 0; r < p * Ho; ++r) std::memcpy(dwide.data() + r * Wp, di + r * Wo, sizeof(S) * Wo);
+        dk = dwide.data();
+      } else {
+        im2col_strided(padded.data(), C, Hp, Wp, k, stride, Ho, Wo, cols.data());
+      }
       S* row = out + i * ld;
-      // Column-major: row^T (ckk x p) = cols (T x ckk)^T * delta_i^T (T x p).
-      gemm("T", "N", &m, &nn, &kk, &one, cols.data(), &kk, di, &kk, &zero, row, &m);
+      // Column-major: row^T (ckk x p) = cols (Tk x ckk)^T * delta_i^T (Tk x p).
+      gemm("T", "N", &m, &nn, &kk, &one, cols.data(), &kk, dk, &kk, &zero, row, &m);
       if (bias)
-        for (int64_t o = 0; o < p; ++o) {
-          const S* r = di + o * T;
-          S s = 0;
-          for (int64_t t = 0; t < T; ++t) s += r[t];
-          row[p * ckk + o] = s;
-        }
+        for (int64_t o = 0; o < p; ++o) row[p * ckk + o] = sum(di + o * T, T);
     }
   });
 }
@@ -125,13 +158,14 @@ void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_
 
 void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, int64_t kernel, int64_t stride,
                       int64_t pad, bool bias, torch::Tensor dst) {
+  RECORD_FUNCTION("conv_weight_rows", std::vector<c10::IValue>());
   const int64_t n = input.size(0), p = delta.size(1), T = delta.size(2) * delta.size(3);
   const int64_t ckk = input.size(1) * kernel * kernel;
   const auto type = input.scalar_type();
   const bool blas = input.is_cpu() && dst.stride(1) == 1 && type == delta.scalar_type() &&
                     type == dst.scalar_type() &&
                     ((type == torch::kFloat32 && gemm_fn<float>()) || (type == torch::kFloat64 && gemm_fn<double>())) &&
-                    ckk <= INT_MAX && T <= INT_MAX && p <= INT_MAX;
+                    ckk <= INT_MAX && T * 2 <= INT_MAX && p <= INT_MAX;
   if (!blas) {
     // LibTorch: im2col of the batch (n x C k k x T), one bmm.
     auto d = delta.flatten(2);
