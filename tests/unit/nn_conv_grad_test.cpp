@@ -1,4 +1,5 @@
-// conv_weight_rows (im2col per example + one GEMM each, src/nn/conv_grad.cpp)
+// conv_weight_rows (src/nn/conv_grad.cpp: im2col + one GEMM per example, or
+// for stride 1 from 8 channels on one GEMM per kernel offset)
 // against one autograd backward per example through torch::conv2d, in
 // float64 to 1e-10: kernels 1, 3 and 5, strides 1-3, paddings 0-2,
 // non-square inputs whose windows do not tile them exactly, with and without
@@ -68,25 +69,34 @@ TEST(ConvWeightRows, MatchesPerExampleAutogradFloat64) {
       {3, 2, 6, 5, 5, 1, 2, false},    // 5 x 5 kernel
       {5, 3, 7, 6, 1, 2, 0, true},     // 1 x 1 kernel, stride 2
       {2, 4, 5, 5, 3, 1, 0, true},     // no padding
+      // From 8 channels on, stride 1: one GEMM per kernel offset.
+      {8, 5, 9, 7, 3, 1, 1, true},     // odd sizes
+      {16, 3, 6, 5, 5, 1, 2, false},   // 5 x 5 kernel, padding 2
+      {9, 4, 5, 6, 3, 1, 0, true},     // no padding
+      {8, 3, 4, 4, 1, 1, 0, true},     // 1 x 1 kernel
+      {12, 2, 7, 6, 3, 1, 2, true},    // padding wider than the kernel's reach
   };
   for (const auto& g : cases) expect_matches_loop(g, torch::kFloat64, 1e-10);
 }
 
 TEST(ConvWeightRows, Float32AgreesToRounding) {
   torch::manual_seed(4);
-  expect_matches_loop({16, 32, 14, 14, 3, 1, 1, true}, torch::kFloat32, 1e-5);
+  expect_matches_loop({16, 32, 14, 14, 3, 1, 1, true}, torch::kFloat32, 1e-5);  // offsets
+  expect_matches_loop({3, 16, 32, 32, 3, 1, 1, false}, torch::kFloat32, 1e-5);  // im2col
 }
 
 TEST(ConvWeightRows, NonContiguousDeltaAndInput) {
   // Channels-last tensors and a transposed view take the same path after a copy.
   torch::manual_seed(5);
-  const Geometry g{3, 4, 6, 6, 3, 1, 1, true};
-  auto x = torch::randn({4, 3, 6, 6}, torch::kFloat64);
+  for (int64_t C : {3, 8}) {  // both forms
+  const Geometry g{C, 4, 6, 6, 3, 1, 1, true};
+  auto x = torch::randn({4, C, 6, 6}, torch::kFloat64);
   auto delta = torch::randn({4, 4, 6, 6}, torch::kFloat64);
-  auto weight = torch::randn({4, 3, 3, 3}, torch::kFloat64), bias = torch::randn({4}, torch::kFloat64);
+  auto weight = torch::randn({4, C, 3, 3}, torch::kFloat64), bias = torch::randn({4}, torch::kFloat64);
   auto ref = loop_rows(x, delta, weight, bias, g);
   auto dst = torch::empty_like(ref);
   conv_weight_rows(x.contiguous(torch::MemoryFormat::ChannelsLast), delta.transpose(2, 3).contiguous().transpose(2, 3),
                    3, 1, 1, true, dst);
-  EXPECT_LT(((dst - ref).abs().max() / ref.abs().max()).item<double>(), 1e-10);
+  EXPECT_LT(((dst - ref).abs().max() / ref.abs().max()).item<double>(), 1e-10) << C << " channels";
+  }
 }

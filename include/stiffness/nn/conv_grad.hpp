@@ -3,11 +3,14 @@
 // and delta_i = d(loss_i)/d(output_i) (p x T, T = Ho Wo positions):
 //   dW_i = delta_i  cols_i^T      (p x C k k, ordered like weight.view(p, -1))
 //   db_i = delta_i  1             (p)
-// where cols_i (C k k x T) is x_i's im2col. Each thread builds one example's
-// cols in a buffer that stays in cache and calls a single-threaded GEMM on
-// it: no n x C k k x T tensor, and no LibTorch bmm, whose per-example views
-// and transposed operand made it, with F::unfold, 3/4 of the CNN's gradient
-// pass (docs/benchmarks.md, issue 11).
+// where cols_i (C k k x T) is x_i's im2col. Each thread takes its share of
+// the examples, one at a time in buffers that stay in cache, with a
+// single-threaded BLAS: either the example's im2col and one GEMM, or (stride
+// 1, 8 channels or more) the example channels-last and k^2 GEMMs, one per
+// kernel offset, on shifted views of it (no im2col). No n x C k k x T
+// tensor and no LibTorch bmm, whose per-example views and transposed
+// operand made it, with F::unfold, 3/4 of the CNN's gradient pass
+// (docs/benchmarks.md, issue 11).
 #pragma once
 
 #include <torch/torch.h>
