@@ -213,17 +213,18 @@ void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int
 }  // namespace
 
 void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, int64_t kernel, int64_t stride,
-                      int64_t pad, bool bias, torch::Tensor dst) {
+                      int64_t pad, bool bias, torch::Tensor dst, ConvRowsForm form) {
   RECORD_FUNCTION("conv_weight_rows", std::vector<c10::IValue>());
   const int64_t n = input.size(0), p = delta.size(1), T = delta.size(2) * delta.size(3);
   const int64_t ckk = input.size(1) * kernel * kernel;
   const auto type = input.scalar_type();
-  const bool blas = input.is_cpu() && dst.stride(1) == 1 && type == delta.scalar_type() &&
+  const bool blas = form != ConvRowsForm::torch && input.is_cpu() && dst.stride(1) == 1 && type == delta.scalar_type() &&
                     type == dst.scalar_type() &&
                     ((type == torch::kFloat32 && gemm_fn<float>()) || (type == torch::kFloat64 && gemm_fn<double>())) &&
                     ckk <= INT_MAX && T * 2 <= INT_MAX && p <= INT_MAX;
   if (!blas) {
-    // LibTorch: im2col of the batch (n x C k k x T), one bmm.
+    // LibTorch: im2col of the batch (n x C k k x T), one bmm (the form
+    // before issue 11, kept for other devices and dtypes).
     auto d = delta.flatten(2);
     auto cols = F::unfold(input, F::UnfoldFuncOptions(kernel).stride(stride).padding(pad));
     auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
@@ -243,13 +244,18 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
   // against 10.5-11.5, stage 3 (64, 8 x 8) 10.8-12.2 against 10.2-10.7. With
   // few channels the k^2 GEMMs are too thin: the CNN's conv1 (1 channel)
   // 3.0 ms against 0.9, ResNet20's conv1 (3) 6.5 against 2.3.
-  const bool offsets = stride == 1 && input.size(1) >= 8;
+  const bool offsets = stride == 1 && (form == ConvRowsForm::offsets ||
+                                       (form == ConvRowsForm::automatic && input.size(1) >= 8));
   if (type == torch::kFloat32) {
-    if (offsets) rows_offsets<float>(x, d, kernel, pad, bias, dst);
-    else rows_blas<float>(x, d, kernel, stride, pad, bias, dst);
+    if (offsets)
+      rows_offsets<float>(x, d, kernel, pad, bias, dst);
+    else
+      rows_blas<float>(x, d, kernel, stride, pad, bias, dst);
   } else {
-    if (offsets) rows_offsets<double>(x, d, kernel, pad, bias, dst);
-    else rows_blas<double>(x, d, kernel, stride, pad, bias, dst);
+    if (offsets)
+      rows_offsets<double>(x, d, kernel, pad, bias, dst);
+    else
+      rows_blas<double>(x, d, kernel, stride, pad, bias, dst);
   }
 }
 

@@ -1,5 +1,6 @@
-// conv_weight_rows (src/nn/conv_grad.cpp: im2col + one GEMM per example, or
-// for stride 1 from 8 channels on one GEMM per kernel offset)
+// conv_weight_rows (src/nn/conv_grad.cpp) in each of its forms (automatic,
+// im2col + one GEMM per example, one GEMM per kernel offset, LibTorch's
+// unfold + bmm)
 // against one autograd backward per example through torch::conv2d, in
 // float64 to 1e-10: kernels 1, 3 and 5, strides 1-3, paddings 0-2,
 // non-square inputs whose windows do not tile them exactly, with and without
@@ -43,18 +44,21 @@ void expect_matches_loop(const Geometry& g, torch::Dtype dtype, double tol) {
   const int64_t Ho = (g.H + 2 * g.pad - g.k) / g.stride + 1, Wo = (g.W + 2 * g.pad - g.k) / g.stride + 1;
   auto delta = torch::randn({n, g.p, Ho, Wo}, opt);
   auto ref = loop_rows(x, delta, weight, bias, g);
-  // A slice of a wider buffer, as the block's row part is, with sentinels
-  // on both sides that must survive.
-  const int64_t width = ref.size(1);
-  auto buf = torch::full({n, width + 7}, 12345.0, opt);
-  conv_weight_rows(x, delta, g.k, g.stride, g.pad, g.bias, buf.narrow(1, 3, width));
   const std::string what = "C=" + std::to_string(g.C) + " p=" + std::to_string(g.p) + " " + std::to_string(g.H) +
                            "x" + std::to_string(g.W) + " k=" + std::to_string(g.k) + " stride=" +
                            std::to_string(g.stride) + " pad=" + std::to_string(g.pad) + (g.bias ? " bias" : "");
-  auto got = buf.narrow(1, 3, width);
-  EXPECT_LT(((got - ref).abs().max() / ref.abs().max()).item<double>(), tol) << what;
-  EXPECT_TRUE(torch::all(buf.narrow(1, 0, 3) == 12345.0).item<bool>()) << what;
-  EXPECT_TRUE(torch::all(buf.narrow(1, 3 + width, 4) == 12345.0).item<bool>()) << what;
+  const int64_t width = ref.size(1);
+  for (auto form : {ConvRowsForm::automatic, ConvRowsForm::im2col, ConvRowsForm::offsets, ConvRowsForm::torch}) {
+    // A slice of a wider buffer, as the block's row part is, with sentinels
+    // on both sides that must survive.
+    auto buf = torch::full({n, width + 7}, 12345.0, opt);
+    conv_weight_rows(x, delta, g.k, g.stride, g.pad, g.bias, buf.narrow(1, 3, width), form);
+    const std::string how = what + ", form " + std::to_string(static_cast<int>(form));
+    auto got = buf.narrow(1, 3, width);
+    EXPECT_LT(((got - ref).abs().max() / ref.abs().max()).item<double>(), tol) << how;
+    EXPECT_TRUE(torch::all(buf.narrow(1, 0, 3) == 12345.0).item<bool>()) << how;
+    EXPECT_TRUE(torch::all(buf.narrow(1, 3 + width, 4) == 12345.0).item<bool>()) << how;
+  }
 }
 
 }  // namespace
@@ -69,7 +73,7 @@ TEST(ConvWeightRows, MatchesPerExampleAutogradFloat64) {
       {3, 2, 6, 5, 5, 1, 2, false},    // 5 x 5 kernel
       {5, 3, 7, 6, 1, 2, 0, true},     // 1 x 1 kernel, stride 2
       {2, 4, 5, 5, 3, 1, 0, true},     // no padding
-      // From 8 channels on, stride 1: one GEMM per kernel offset.
+      // From 8 channels on, stride 1: automatic picks the offsets.
       {8, 5, 9, 7, 3, 1, 1, true},     // odd sizes
       {16, 3, 6, 5, 5, 1, 2, false},   // 5 x 5 kernel, padding 2
       {9, 4, 5, 6, 3, 1, 0, true},     // no padding

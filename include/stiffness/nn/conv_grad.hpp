@@ -17,11 +17,17 @@
 
 namespace stiffness {
 
+// How: automatic (offsets for stride 1 from 8 input channels on, im2col
+// otherwise), or one form forced (for tests and bench/conv_forms): im2col,
+// offsets (stride 1 only; other strides use im2col), or torch (LibTorch's
+// F::unfold of the batch and one bmm, the only form for other devices and
+// dtypes than float32/float64 on a CPU).
+enum class ConvRowsForm { automatic, im2col, offsets, torch };
+
 // input: n x C x H x W; delta: n x p x Ho x Wo (any strides); dst: n x
 // (p C k k [+ p]) with unit column stride, weights first, then the biases
-// when `bias`. float32 and float64 on a CPU use the BLAS directly; other
-// dtypes and devices fall back to LibTorch's unfold and bmm.
+// when `bias`.
 void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, int64_t kernel, int64_t stride,
-                      int64_t pad, bool bias, torch::Tensor dst);
+                      int64_t pad, bool bias, torch::Tensor dst, ConvRowsForm form = ConvRowsForm::automatic);
 
 }  // namespace stiffness
