@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "stiffness/config.hpp"
 #include "stiffness/nn/conv_grad.hpp"
+#include "stiffness/nn/model.hpp"
+#include "stiffness/nn/pergrad.hpp"
 
 using namespace stiffness;
 
@@ -103,4 +106,31 @@ TEST(ConvWeightRows, NonContiguousDeltaAndInput) {
                    3, 1, 1, true, dst);
   EXPECT_LT(((dst - ref).abs().max() / ref.abs().max()).item<double>(), 1e-10) << C << " channels";
   }
+}
+
+TEST(ConvChannelsLast, ResNet20Float32TakesItAndMatchesFloat64Loop) {
+  // model.cpp runs float32 CPU convolutions of 3+ channels over 16 x 16+
+  // positions channels-last; the Gram must still be the float64 loop's.
+  torch::manual_seed(6);
+  Config c;
+  c.model = "resnet20";
+  c.norm = "none";
+  c.dtype = "float32";
+  auto net = build_model(c, 3, 16, 16, 10);
+  auto x = torch::randn({4, 3, 16, 16});
+  auto y = torch::randint(10, {4}, torch::kInt64);
+  {
+    torch::NoGradGuard no_grad;
+    Taped tape;
+    net->forward(x, &tape);
+    ASSERT_EQ(tape.entries.front().kind, LayerKind::conv);
+    EXPECT_TRUE(tape.entries.front().input.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  auto plan = plan_gradients(net, x[0], 4, "auto");
+  auto blk = compute_block(net, plan, x, y);
+  auto K = gram_tile(plan, blk, blk, /*symmetric=*/true);
+  net->to(torch::kFloat64);
+  auto G = per_example_gradients_loop(net, x.to(torch::kFloat64), y);
+  auto K_ref = torch::mm(G, G.t());
+  EXPECT_LT(((K - K_ref).abs().max() / K_ref.abs().max()).item<double>(), 1e-4);
 }
