@@ -161,10 +161,12 @@ void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_
 // meet the wide output positions, so
 //   dW[:, :, ki, kj] (p x C) = delta_wide^T  x_hwc[ki Wp + kj, + Ho Wp)
 // is one GEMM on a plain strided matrix; k^2 GEMMs per example, gathered
-// into the weight's order after.
+// into the weight's order after. x and d come NCHW or, as the model's
+// channels-last layers give them (x_cl, d_cl), NHWC: then each row of the
+// buffers is one copy.
 template <typename S>
-void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_t pad, bool bias,
-                  torch::Tensor& dst) {
+void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, bool x_cl, bool d_cl, int64_t k, int64_t pad,
+                  bool bias, torch::Tensor& dst) {
   const int64_t n = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t p = d.size(1), Ho = d.size(2), Wo = d.size(3), T = Ho * Wo, ckk = C * k * k;
   const int64_t Hp = H + 2 * pad, Wp = W + 2 * pad, Tw = Ho * Wp;
@@ -178,24 +180,33 @@ void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int
     std::vector<S> xh(static_cast<size_t>((Hp * Wp + k) * C), S(0));  // border zeroed once
     std::vector<S> dw(static_cast<size_t>(Tw * p), S(0));             // wide columns zeroed once
     std::vector<S> r(static_cast<size_t>(k * k * p * C));
+    std::vector<S> acc(static_cast<size_t>(p));
     const int m = static_cast<int>(C), nn = static_cast<int>(p), kk = static_cast<int>(Tw);
     const int lda = static_cast<int>(C), ldb = static_cast<int>(p);
     const S one = 1, zero = 0;
     for (int64_t i = b; i < e; ++i) {
       const S* xi = xs + i * C * H * W;
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t h = 0; h < H; ++h) {
-          S* dst_row = xh.data() + ((h + pad) * Wp + pad) * C + c;
-          const S* src = xi + (c * H + h) * W;
-          for (int64_t w = 0; w < W; ++w) dst_row[w * C] = src[w];
-        }
+      if (x_cl)
+        for (int64_t h = 0; h < H; ++h)
+          std::memcpy(xh.data() + ((h + pad) * Wp + pad) * C, xi + h * W * C, sizeof(S) * W * C);
+      else
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t h = 0; h < H; ++h) {
+            S* dst_row = xh.data() + ((h + pad) * Wp + pad) * C + c;
+            const S* src = xi + (c * H + h) * W;
+            for (int64_t w = 0; w < W; ++w) dst_row[w * C] = src[w];
+          }
       const S* di = ds + i * p * T;
-      for (int64_t o = 0; o < p; ++o)
-        for (int64_t ho = 0; ho < Ho; ++ho) {
-          S* dst_row = dw.data() + ho * Wp * p + o;
-          const S* src = di + (o * Ho + ho) * Wo;
-          for (int64_t wo = 0; wo < Wo; ++wo) dst_row[wo * p] = src[wo];
-        }
+      if (d_cl)
+        for (int64_t ho = 0; ho < Ho; ++ho)
+          std::memcpy(dw.data() + ho * Wp * p, di + ho * Wo * p, sizeof(S) * Wo * p);
+      else
+        for (int64_t o = 0; o < p; ++o)
+          for (int64_t ho = 0; ho < Ho; ++ho) {
+            S* dst_row = dw.data() + ho * Wp * p + o;
+            const S* src = di + (o * Ho + ho) * Wo;
+            for (int64_t wo = 0; wo < Wo; ++wo) dst_row[wo * p] = src[wo];
+          }
       // Column-major: R_s^T (C x p) = x_s^T (C x Tw) * delta_wide (Tw x p).
       for (int64_t s = 0; s < k * k; ++s)
         gemm("N", "T", &m, &nn, &kk, &one, xh.data() + ((s / k) * Wp + s % k) * C, &lda, dw.data(), &ldb, &zero,
@@ -204,8 +215,12 @@ void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int
       for (int64_t o = 0; o < p; ++o)
         for (int64_t c = 0; c < C; ++c)
           for (int64_t s = 0; s < k * k; ++s) row[(o * C + c) * k * k + s] = r[(s * p + o) * C + c];
-      if (bias)
-        for (int64_t o = 0; o < p; ++o) row[p * ckk + o] = sum(di + o * T, T);
+      if (bias) {  // sums over the wide positions (zeros past Wo), p at a time
+        std::fill(acc.begin(), acc.end(), S(0));
+        for (int64_t t = 0; t < Tw; ++t)
+          for (int64_t o = 0; o < p; ++o) acc[o] += dw[t * p + o];
+        for (int64_t o = 0; o < p; ++o) row[p * ckk + o] = acc[o];
+      }
     }
   });
 }
@@ -235,8 +250,6 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
     }
     return;
   }
-  auto x = input.contiguous();
-  auto d = delta.contiguous();
   // Offsets for stride 1 from 8 input channels on; im2col otherwise. One
   // thread, 128 examples (CPU seconds): CNN conv2 (16 channels, 14 x 14)
   // 3.1 ms against 4.6, conv3 (32, 7 x 7) 1.9 against 2.5; ResNet20 stage 1
@@ -246,14 +259,21 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
   // 3.0 ms against 0.9, ResNet20's conv1 (3) 6.5 against 2.3.
   const bool offsets = stride == 1 && (form == ConvRowsForm::offsets ||
                                        (form == ConvRowsForm::automatic && input.size(1) >= 8));
+  // Channels-last tensors stay so for the offsets form (no NCHW copy).
+  auto nhwc = [&](const torch::Tensor& t) {
+    return offsets && !t.is_contiguous() && t.is_contiguous(torch::MemoryFormat::ChannelsLast);
+  };
+  const bool x_cl = nhwc(input), d_cl = nhwc(delta);
+  auto x = x_cl ? input : input.contiguous();
+  auto d = d_cl ? delta : delta.contiguous();
   if (type == torch::kFloat32) {
     if (offsets)
-      rows_offsets<float>(x, d, kernel, pad, bias, dst);
+      rows_offsets<float>(x, d, x_cl, d_cl, kernel, pad, bias, dst);
     else
       rows_blas<float>(x, d, kernel, stride, pad, bias, dst);
   } else {
     if (offsets)
-      rows_offsets<double>(x, d, kernel, pad, bias, dst);
+      rows_offsets<double>(x, d, x_cl, d_cl, kernel, pad, bias, dst);
     else
       rows_blas<double>(x, d, kernel, stride, pad, bias, dst);
   }

@@ -93,7 +93,7 @@ TEST(ConvWeightRows, Float32AgreesToRounding) {
 }
 
 TEST(ConvWeightRows, NonContiguousDeltaAndInput) {
-  // Channels-last tensors and a transposed view take the same path after a copy.
+  // Channels-last tensors and a transposed view: any layout, same rows.
   torch::manual_seed(5);
   for (int64_t C : {3, 8}) {  // both forms
   const Geometry g{C, 4, 6, 6, 3, 1, 1, true};
@@ -101,10 +101,14 @@ TEST(ConvWeightRows, NonContiguousDeltaAndInput) {
   auto delta = torch::randn({4, 4, 6, 6}, torch::kFloat64);
   auto weight = torch::randn({4, C, 3, 3}, torch::kFloat64), bias = torch::randn({4}, torch::kFloat64);
   auto ref = loop_rows(x, delta, weight, bias, g);
-  auto dst = torch::empty_like(ref);
-  conv_weight_rows(x.contiguous(torch::MemoryFormat::ChannelsLast), delta.transpose(2, 3).contiguous().transpose(2, 3),
-                   3, 1, 1, true, dst);
-  EXPECT_LT(((dst - ref).abs().max() / ref.abs().max()).item<double>(), 1e-10) << C << " channels";
+  // Channels-last input with a transposed delta, then both channels-last
+  // (as the model's channels-last layers give them: no NCHW copy then).
+  for (auto d : {delta.transpose(2, 3).contiguous().transpose(2, 3),
+                 delta.contiguous(torch::MemoryFormat::ChannelsLast)}) {
+    auto dst = torch::empty_like(ref);
+    conv_weight_rows(x.contiguous(torch::MemoryFormat::ChannelsLast), d, 3, 1, 1, true, dst);
+    EXPECT_LT(((dst - ref).abs().max() / ref.abs().max()).item<double>(), 1e-10) << C << " channels";
+  }
   }
 }
 
