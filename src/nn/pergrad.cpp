@@ -109,9 +109,9 @@ torch::Tensor direct_rows(const TapeEntry& e, const torch::Tensor& delta) {
 
 // Writes one layer's per-example gradients as rows into `dst` (n x p d, a
 // slice of the block's row buffer, so no concatenation copy): for a
-// convolution delta (n x p x T, as it comes) times its im2col columns
-// transposed, the bias gradients (sums of delta) last; for a linear layer
-// Delta^T A.
+// convolution delta_i times example i's im2col columns transposed, the bias
+// gradients (sums of delta) last, by conv_weight_rows (conv_grad.cpp); for
+// a linear layer Delta^T A.
 void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor dst) {
   const int64_t n = delta.size(0);
   if (e.kind == LayerKind::norm || e.kind == LayerKind::embedding) {
