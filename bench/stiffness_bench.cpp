@@ -3,7 +3,8 @@
 //       --method auto|factor|materialize|loop [--device cpu|cuda]
 // Prints one JSON line: model, N, ranks, device, method, seconds, pairs/s,
 // achieved GFLOP/s (the Gram GEMMs), the SGEMM GFLOP/s measured in the same
-// process on the same device, the ring's bytes and GB/s, peak RSS (and on a
+// process on the same device, the gradient pass's GFLOP and rate, the floor
+// (gradient pass + Gram FLOPs at that SGEMM rate) and seconds / floor, the ring's bytes and GB/s, peak RSS (and on a
 // GPU the device memory in use), and the largest relative difference from
 // the per-example loop on a sub-block of this run's own tiles. bench/run.sh
 // runs every CPU case; tests/gpu/run.sh the GPU ones.
@@ -55,6 +56,27 @@ double sgemm_gflops(const torch::Device& d) {
   return 2.0 * n * n * n / best / 1e9;
 }
 
+// Floating-point operations of the gradient pass for n examples, from the
+// layer shapes (2 per multiply-add, a bias counted as a column of ones):
+// every parametrised layer's forward and input gradient (not for the first,
+// whose input needs none), and the per-example weight gradients of the
+// layers that materialise them (a factor layer keeps A and Delta instead).
+// With the loop, all layers count as materialised. Norm layers and
+// embeddings (no GEMM) count nothing. This and the Gram's FLOPs at the SGEMM
+// rate of the same process give the floor of a case.
+double grad_flops(Net& net, const torch::Tensor& example, const GradPlan& plan, int64_t n) {
+  const GradPlan shapes = plan.loop ? plan_gradients(net, example, n, "materialize") : plan;
+  double f = 0;
+  bool first = true;
+  for (const auto& l : shapes.layers) {
+    if (l.kind != LayerKind::linear && l.kind != LayerKind::conv) continue;
+    const double gemm = 2.0 * l.T * l.d * l.p;
+    f += gemm * (first ? 1 : 2) + (plan.loop || l.method == GradMethod::materialize ? gemm : 0);
+    first = false;
+  }
+  return f * static_cast<double>(n);
+}
+
 std::string arg(int argc, char** argv, const std::string& name, const std::string& dflt) {
   for (int i = 1; i + 1 < argc; ++i)
     if (name == argv[i]) return argv[i + 1];
@@ -90,12 +112,13 @@ int run_bench(int argc, char** argv) {
   net->to(device);
   const int64_t D = net->num_params();
   const std::string arch = describe_model(net, c, C * H * H);
+  const auto example = torch::zeros({C, H, H}, torch::TensorOptions().device(device));
   const Range mine = block_range(N, P, r);
   const int64_t n_max = block_range(N, P, 0).size();
 
   // Methods that hold per-example rows need n x D floats twice per rank
   // (own block and the travelling one); skip them when that exceeds the budget.
-  auto plan = plan_gradients(net, torch::zeros({C, H, H}, torch::TensorOptions().device(device)), N, method);
+  auto plan = plan_gradients(net, example, N, method);
   double row_floats = 0;
   if (plan.loop) row_floats = static_cast<double>(D);
   for (const auto& l : plan.layers)
@@ -155,6 +178,10 @@ int run_bench(int argc, char** argv) {
   for (const auto& t : ring.tiles)
     flops += gram_flops(plan, t.rows.size(), t.cols.size(), D) * (t.mirrored ? 1.0 : 0.5);
   comm.allreduce_sum(&flops, 1, DType::f64);
+  // The floor: the gradient pass's and the Gram's FLOPs over all ranks at
+  // the summed SGEMM rate of the ranks, as if every GEMM-like step ran at it.
+  const double gflop_grad = grad_flops(net, example, plan, N) / 1e9, gflop_gram = flops / 1e9;
+  const double floor_s = (gflop_grad + gflop_gram) / gemm_total;
 
   // Exactness: a sub-block of this rank's diagonal tile against the loop.
   double rel = 0;
@@ -179,11 +206,13 @@ int run_bench(int argc, char** argv) {
         "{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"device\":\"%s\",\"threads_per_rank\":%d,"
         "\"method\":\"%s\",\"repeat\":%d,\"seconds\":%.4f,\"grad_seconds\":%.4f,\"pairs_per_s\":%.4g,\"gflops\":%.2f,"
         "\"gram_tflops\":%.4f,\"sgemm_gflops\":%.2f,\"peak_rss_mb\":%.1f,\"device_used_mb\":%.1f,"
+        "\"grad_gflop\":%.3f,\"grad_gflops\":%.2f,\"gram_gflop\":%.3f,\"floor_seconds\":%.4f,\"vs_floor\":%.2f,"
         "\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,\"ring_gbps\":%.3f,"
         "\"blas_core\":\"%s\",\"plan\":\"%s\"}\n",
         c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, device.str().c_str(), threads, method.c_str(),
         repeat, seconds, grad_seconds, pairs / seconds, flops / seconds / 1e9, flops / seconds / 1e12, gemm_total,
-        rss, dev_mb, rel, static_cast<long long>(bytes), ring_s > 0 ? bytes / ring_s / 1e9 : 0.0,
+        rss, dev_mb, gflop_grad, grad_seconds > 0 ? gflop_grad / grad_seconds : 0.0, gflop_gram, floor_s,
+        seconds / floor_s, rel, static_cast<long long>(bytes), ring_s > 0 ? bytes / ring_s / 1e9 : 0.0,
         openblas_core().c_str(), plan.loop ? "loop" : [&] {
           std::string s;
           for (const auto& l : plan.layers) s += (s.empty() ? "" : ",") + l.name + ":" + method_name(l.method);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "stiffness/error.hpp"
+#include "stiffness/nn/conv_grad.hpp"
 
 namespace stiffness {
 
@@ -108,9 +109,9 @@ torch::Tensor direct_rows(const TapeEntry& e, const torch::Tensor& delta) {
 
 // Writes one layer's per-example gradients as rows into `dst` (n x p d, a
 // slice of the block's row buffer, so no concatenation copy): for a
-// convolution delta (n x p x T, as it comes) times its im2col columns
-// transposed, the bias gradients (sums of delta) last; for a linear layer
-// Delta^T A.
+// convolution delta_i times example i's im2col columns transposed, the bias
+// gradients (sums of delta) last, by conv_weight_rows (conv_grad.cpp); for
+// a linear layer Delta^T A.
 void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor dst) {
   const int64_t n = delta.size(0);
   if (e.kind == LayerKind::norm || e.kind == LayerKind::embedding) {
@@ -119,16 +120,7 @@ void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor ds
   }
   if (e.kind == LayerKind::conv) {
     const Op& op = *e.op;
-    auto d = delta.flatten(2);  // n x p x T
-    // im2col: n x (C k k) x T, rows ordered like weight.view(p, -1).
-    auto cols = F::unfold(e.input.detach(), F::UnfoldFuncOptions(op.kernel).stride(op.stride).padding(op.pad));
-    const int64_t p = d.size(1), ckk = cols.size(1);
-    auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
-    torch::bmm_out(weight, d, cols.transpose(1, 2));
-    if (e.bias) {
-      auto bias = dst.narrow(1, p * ckk, p);
-      torch::sum_out(bias, d, 2);
-    }
+    conv_weight_rows(e.input.detach(), delta, op.kernel, op.stride, op.pad, e.bias, dst);
     return;
   }
   // g_i = sum_t delta_it a_it^T, p x d with the bias as the last column.
