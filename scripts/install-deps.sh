@@ -26,9 +26,6 @@ PACKAGES=(
   dataset-fashion-mnist
   # Reading and plotting results (the system python3, not a virtualenv).
   python3-h5py python3-numpy python3-matplotlib python3-pandas
-  # The CPU peer of the benchmark (bench/peer.sh: torch.func-style vmap(grad)
-  # on torch 1.13 via functorch); nothing else, and no test, uses it.
-  python3-torch
   # The slurm/ scripts and their tests on a real single-node Slurm: the
   # daemons and clients, munge for authentication, and the unversioned
   # libpmix.so that `srun --mpi=pmix` loads (Debian's Open MPI speaks PMIx only).
