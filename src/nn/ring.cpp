@@ -143,7 +143,6 @@ RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock&
 
 RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total) {
   RingResult res;
-  res.diag = gram_diagonal_all(comm, plan, local, n_total);
   // An unbounded budget: every tile is one panel.
   const auto stats = ring_panels(comm, plan, local, n_total, std::numeric_limits<int64_t>::max() / 4,
                                  [&](const std::vector<GramTile>& pieces) {
@@ -152,6 +151,18 @@ RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& 
   res.compute_seconds = stats.compute_seconds;
   res.wait_seconds = stats.wait_seconds;
   res.bytes_sent = stats.bytes_sent;
+  // Whole tiles hold the diagonal already (step 0's tile): no second pass
+  // over the block as gram_diagonal_all makes for panels.
+  const int P = comm.size();
+  std::vector<double> mine(local.n);
+  if (local.n > 0) {
+    auto kd = res.tiles.front().k.diagonal().to(torch::kCPU).contiguous();
+    std::copy(kd.data_ptr<double>(), kd.data_ptr<double>() + kd.numel(), mine.begin());
+  }
+  std::vector<int64_t> counts(P);
+  for (int q = 0; q < P; ++q) counts[q] = block_range(n_total, P, q).size();
+  res.diag.resize(n_total);
+  comm.allgatherv(mine.data(), res.diag.data(), counts, DType::f64);
   return res;
 }
 
