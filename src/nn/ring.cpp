@@ -48,12 +48,23 @@ double now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+// Every rank's K_ii (`mine`: this rank's block, float64 on any device), on
+// every rank: N numbers, where a GPU rank's diagonal meets the host.
+std::vector<double> gather_diagonal(Communicator& comm, const torch::Tensor& mine, int64_t n_total) {
+  const int P = comm.size();
+  auto kd = mine.to(torch::kCPU, torch::kFloat64).contiguous();
+  std::vector<int64_t> counts(P);
+  for (int q = 0; q < P; ++q) counts[q] = block_range(n_total, P, q).size();
+  std::vector<double> all(n_total);
+  comm.allgatherv(kd.data_ptr<double>(), all.data(), counts, DType::f64);
+  return all;
+}
+
 }  // namespace
 
 std::vector<double> gram_diagonal_all(Communicator& comm, const GradPlan& plan, const GradBlock& local,
                                       int64_t n_total) {
-  const int P = comm.size();
-  STIFF_CHECK(local.n == block_range(n_total, P, comm.rank()).size(),
+  STIFF_CHECK(local.n == block_range(n_total, comm.size(), comm.rank()).size(),
               "ring: local block has the wrong number of examples");
   // Symmetric tiles of 64 examples along the block's diagonal: 64 N D
   // multiply-adds in all, under 0.3 % of the Gram's N^2 D / 2 at N = 50000.
@@ -63,15 +74,7 @@ std::vector<double> gram_diagonal_all(Communicator& comm, const GradPlan& plan, 
     const auto c = slice_block(local, i, std::min(local.n, i + kChunk));
     pieces.push_back(gram_tile(plan, c, c, /*symmetric=*/true).diagonal());
   }
-  // N numbers: the one place where a GPU rank's ring meets the host before
-  // the panels' sums do.
-  auto kd = pieces.empty() ? torch::zeros({0}, torch::kFloat64) : torch::cat(pieces).to(torch::kCPU).contiguous();
-  std::vector<double> mine(kd.data_ptr<double>(), kd.data_ptr<double>() + kd.numel());
-  std::vector<int64_t> counts(P);
-  for (int q = 0; q < P; ++q) counts[q] = block_range(n_total, P, q).size();
-  std::vector<double> all(n_total);
-  comm.allgatherv(mine.data(), all.data(), counts, DType::f64);
-  return all;
+  return gather_diagonal(comm, pieces.empty() ? torch::zeros({0}, torch::kFloat64) : torch::cat(pieces), n_total);
 }
 
 RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total,
@@ -153,16 +156,8 @@ RingResult ring_gram(Communicator& comm, const GradPlan& plan, const GradBlock& 
   res.bytes_sent = stats.bytes_sent;
   // Whole tiles hold the diagonal already (step 0's tile): no second pass
   // over the block as gram_diagonal_all makes for panels.
-  const int P = comm.size();
-  std::vector<double> mine(local.n);
-  if (local.n > 0) {
-    auto kd = res.tiles.front().k.diagonal().to(torch::kCPU).contiguous();
-    std::copy(kd.data_ptr<double>(), kd.data_ptr<double>() + kd.numel(), mine.begin());
-  }
-  std::vector<int64_t> counts(P);
-  for (int q = 0; q < P; ++q) counts[q] = block_range(n_total, P, q).size();
-  res.diag.resize(n_total);
-  comm.allgatherv(mine.data(), res.diag.data(), counts, DType::f64);
+  res.diag = gather_diagonal(
+      comm, local.n > 0 ? res.tiles.front().k.diagonal() : torch::zeros({0}, torch::kFloat64), n_total);
   return res;
 }
 
