@@ -17,11 +17,11 @@
 #include <ctime>
 #include <string>
 
-#include "stiffness/config.hpp"
-#include "stiffness/mpi_comm.hpp"
+#include "stiffness/config/config.hpp"
+#include "stiffness/runtime/mpi_comm.hpp"
 #include "stiffness/nn/conv_grad.hpp"
 #include "stiffness/nn/model.hpp"
-#include "stiffness/provenance.hpp"
+#include "stiffness/runtime/provenance.hpp"
 
 using namespace stiffness;
 namespace F = torch::nn::functional;

@@ -15,16 +15,16 @@
 #include <string>
 #include <thread>
 
-#include "stiffness/collective_phase.hpp"
-#include "stiffness/config.hpp"
-#include "stiffness/gpu_comm.hpp"
+#include "stiffness/runtime/collective_phase.hpp"
+#include "stiffness/config/config.hpp"
+#include "stiffness/runtime/gpu_comm.hpp"
 #include "stiffness/nn/device.hpp"
-#include "stiffness/mpi_comm.hpp"
+#include "stiffness/runtime/mpi_comm.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
 #include "stiffness/nn/ring.hpp"
-#include "stiffness/provenance.hpp"
-#include "stiffness/tiling.hpp"
+#include "stiffness/runtime/provenance.hpp"
+#include "stiffness/analysis/tiling.hpp"
 
 using namespace stiffness;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (installing dependencies if needed) and runs the whole test suite.
-# Arguments go to ctest, e.g.  tests/run.sh -R unit_core   or   -L mpi
+# Arguments go to ctest, e.g.  tests/run.sh -R unit_analysis   or   -L mpi
 set -euo pipefail
 
 # The repository root is the parent of this script's directory.

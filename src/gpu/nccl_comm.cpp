@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "nccl_detail.hpp"
-#include "stiffness/error.hpp"
-#include "stiffness/gpu_comm.hpp"
+#include "stiffness/runtime/error.hpp"
+#include "stiffness/runtime/gpu_comm.hpp"
 
 namespace stiffness {
 

@@ -1,10 +1,10 @@
-// Pieces of the NCCL backend that tests call directly (tests/unit/gpu_*.cpp).
+// Pieces of the NCCL backend that tests call directly (tests/gpu/nccl_comm_test.cpp).
 #pragma once
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
-#include "stiffness/comm.hpp"
+#include "stiffness/runtime/comm.hpp"
 
 namespace stiffness::gpu {
 

@@ -1,7 +1,7 @@
 // The GPU backend when the build has none (STIFFNESS_NCCL=OFF, or no CUDA
 // runtime / nccl.h at configure time): every entry point says so.
-#include "stiffness/error.hpp"
-#include "stiffness/gpu_comm.hpp"
+#include "stiffness/runtime/error.hpp"
+#include "stiffness/runtime/gpu_comm.hpp"
 
 namespace stiffness {
 

@@ -9,7 +9,7 @@
 #include <map>
 #include <sstream>
 
-#include "stiffness/error.hpp"
+#include "stiffness/runtime/error.hpp"
 #include "stiffness/nn/train.hpp"
 
 namespace fs = std::filesystem;

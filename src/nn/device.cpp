@@ -6,10 +6,10 @@
 
 #include <cstdlib>
 
-#include "stiffness/collective_phase.hpp"
-#include "stiffness/error.hpp"
-#include "stiffness/gpu_comm.hpp"
-#include "stiffness/provenance.hpp"
+#include "stiffness/runtime/collective_phase.hpp"
+#include "stiffness/runtime/error.hpp"
+#include "stiffness/runtime/gpu_comm.hpp"
+#include "stiffness/runtime/provenance.hpp"
 
 // Set by CMake for this file only: 1 when the LibTorch found has CUDA.
 #ifndef STIFFNESS_TORCH_CUDA_BUILD

@@ -9,7 +9,7 @@
 #include <array>
 #include <vector>
 
-#include "stiffness/error.hpp"
+#include "stiffness/runtime/error.hpp"
 #include "stiffness/nn/blas.hpp"
 #include "stiffness/nn/pergrad.hpp"
 

@@ -6,14 +6,14 @@
 #include <chrono>
 #include <cstring>
 
-#include "stiffness/error.hpp"
-#include "stiffness/gpu_comm.hpp"
-#include "stiffness/progress.hpp"
-#include "stiffness/provenance.hpp"
-#include "stiffness/schedule.hpp"
+#include "stiffness/runtime/error.hpp"
+#include "stiffness/runtime/gpu_comm.hpp"
+#include "stiffness/runtime/progress.hpp"
+#include "stiffness/runtime/provenance.hpp"
+#include "stiffness/analysis/schedule.hpp"
 #include "stiffness/nn/ring.hpp"
 #include "stiffness/nn/tile_stats.hpp"
-#include "stiffness/tiling.hpp"
+#include "stiffness/analysis/tiling.hpp"
 
 namespace stiffness {
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "stiffness/config.hpp"
-#include "stiffness/error.hpp"
+#include "stiffness/config/config.hpp"
+#include "stiffness/runtime/error.hpp"
 #include "stiffness/nn/pool.hpp"
 
 namespace stiffness {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "stiffness/error.hpp"
+#include "stiffness/runtime/error.hpp"
 #include "stiffness/nn/conv_grad.hpp"
 
 namespace stiffness {

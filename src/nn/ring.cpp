@@ -31,7 +31,7 @@
 #include <chrono>
 #include <limits>
 
-#include "stiffness/error.hpp"
+#include "stiffness/runtime/error.hpp"
 
 namespace stiffness {
 

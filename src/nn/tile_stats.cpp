@@ -7,7 +7,7 @@
 // discarded slot: no loop over pairs, no host round trip.
 #include "stiffness/nn/tile_stats.hpp"
 
-#include "stiffness/error.hpp"
+#include "stiffness/runtime/error.hpp"
 
 namespace stiffness {
 

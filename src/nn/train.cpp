@@ -3,8 +3,8 @@
 #include <cmath>
 #include <random>
 
-#include "stiffness/error.hpp"
-#include "stiffness/tiling.hpp"
+#include "stiffness/runtime/error.hpp"
+#include "stiffness/analysis/tiling.hpp"
 
 namespace stiffness {
 

@@ -2,14 +2,16 @@
 """Checks that two stiffness output files are the same run, bit for bit,
 apart from timings.
 
-usage: same_run.py A.h5 B.h5
+usage: same_run.py [--builds] A.h5 B.h5
 
 Every attribute, group and dataset must be equal (floats exactly, NaN in the
 same places), except the attributes `created` (start time), `seconds`
 (wall time of each measurement), the rates `write_gbps` and `gram_gflops` and the
 memory high-water marks `peak_rss_mb`
-`device_memory_mb`. Prints one line; exits 1 listing the first
-differences.
+`device_memory_mb`. With --builds (two builds of stiffness compared,
+scripts/compare-builds.sh) also the attributes that name the build and the
+host: `stiffness_version`, `git_hash`, `hostname`. Prints one line; exits 1
+listing the first differences.
 """
 import sys
 
@@ -18,6 +20,12 @@ import numpy as np
 
 # Timings and memory high-water marks describe the process, not the result.
 IGNORED_ATTRS = {"created", "seconds", "peak_rss_mb", "device_memory_mb", "write_gbps", "gram_gflops"}
+args = sys.argv[1:]
+if args and args[0] == "--builds":
+    args = args[1:]
+    IGNORED_ATTRS |= {"stiffness_version", "git_hash", "hostname"}
+if len(args) != 2:
+    sys.exit("usage: same_run.py [--builds] A.h5 B.h5")
 diffs = []
 
 
@@ -49,7 +57,7 @@ def compare(ga, gb, path):
             compare(ga[k], gb[k], f"{path}/{k}")
 
 
-with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "r") as b:
+with h5py.File(args[0], "r") as a, h5py.File(args[1], "r") as b:
     compare(a, b, "")
     n = len(a["measurements"])
 for d in diffs[:20]:

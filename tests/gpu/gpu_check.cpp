@@ -9,8 +9,8 @@
 
 #include <torch/cuda.h>
 
-#include "../unit/one_rank.hpp"
-#include "stiffness/config.hpp"
+#include "one_rank.hpp"
+#include "stiffness/config/config.hpp"
 #include "stiffness/nn/device.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"

@@ -27,9 +27,9 @@
 # this machine's Open MPI, HDF5, Boost, spdlog, fmt, zlib headers and
 # GoogleTest (tests/gpu/hide-system.sh), it unpacks the same .debs, configures
 # with Debian's CPU LibTorch and NCCL from /usr/local/cuda, builds
-# stiffness_core unit_core mpi_core (plus GPU_DRY_TARGETS, e.g. "stiffness"),
-# checks with ldd that the libraries come from the prefix, and runs unit_core
-# and mpi_core on 2 ranks through the prefix's mpiexec (and, when stiffness was
+# stiffness_config unit_io mpi_io (plus GPU_DRY_TARGETS, e.g. "stiffness"),
+# checks with ldd that the libraries come from the prefix, and runs unit_io
+# and mpi_io on 2 ranks through the prefix's mpiexec (and, when stiffness was
 # built, the train + h5diff comparison on cpu twice).
 #
 # Knobs (environment): OUT, GPU_BUDGET_S, GPU_JOBS (build jobs, default nproc),
@@ -258,7 +258,7 @@ STEP_DETAIL=""
 
 # 5. build (the peer may still be running on the GPU)
 if [[ $DRY == 1 ]]; then
-  read -r -a WANT <<<"stiffness_core unit_core mpi_core unit_gpu ${GPU_DRY_TARGETS:-}"
+  read -r -a WANT <<<"stiffness_config unit_io mpi_io unit_gpu ${GPU_DRY_TARGETS:-}"
 else
   read -r -a WANT <<<"${GPU_TARGETS:-stiffness unit_gpu gpu_check mpi_nn stiffness_bench}"
 fi
@@ -297,7 +297,7 @@ bin() { target_file "$1"; }
 
 # ldd: our libraries must come from the prefix (or the machine), none missing.
 STIFF=$(bin stiffness)
-for t in stiffness unit_core mpi_core unit_gpu; do
+for t in stiffness unit_io mpi_io unit_gpu; do
   f=$(bin $t)
   [[ -n $f ]] || continue
   logfile "ldd-$t"
@@ -332,10 +332,10 @@ fi
 
 if [[ $DRY == 1 ]]; then
   # The CPU-only checks of the carried stack.
-  f=$(bin unit_core)
-  [[ -n $f ]] && step unit_core 120 env STIFFNESS_TEST_TMP="$OUT/tmp/unit_core" "${WL[@]}" "$f"
-  f=$(bin mpi_core)
-  [[ -n $f ]] && step "mpi_core -n 2" 120 env STIFFNESS_TEST_TMP="$OUT/tmp/mpi_core" "${MPIEXEC[@]}" -n 2 "$f"
+  f=$(bin unit_io)
+  [[ -n $f ]] && step unit_io 120 env STIFFNESS_TEST_TMP="$OUT/tmp/unit_io" "${WL[@]}" "$f"
+  f=$(bin mpi_io)
+  [[ -n $f ]] && step "mpi_io -n 2" 120 env STIFFNESS_TEST_TMP="$OUT/tmp/mpi_io" "${MPIEXEC[@]}" -n 2 "$f"
   # The NCCL backend built against the prefix's MPI: its no-GPU path.
   f=$(bin unit_gpu)
   if [[ -n $f ]]; then

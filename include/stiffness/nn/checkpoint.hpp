@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "stiffness/comm.hpp"
+#include "stiffness/runtime/comm.hpp"
 #include "stiffness/nn/model.hpp"
 
 namespace stiffness {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "stiffness/comm.hpp"
-#include "stiffness/mpi_comm.hpp"
+#include "stiffness/runtime/comm.hpp"
+#include "stiffness/runtime/mpi_comm.hpp"
 
 namespace stiffness {
 

@@ -6,14 +6,14 @@
 
 #include <vector>
 
-#include "stiffness/comm.hpp"
-#include "stiffness/config.hpp"
-#include "stiffness/dataset.hpp"
-#include "stiffness/metrics.hpp"
+#include "stiffness/runtime/comm.hpp"
+#include "stiffness/config/config.hpp"
+#include "stiffness/io/dataset.hpp"
+#include "stiffness/analysis/metrics.hpp"
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
 #include "stiffness/nn/train.hpp"
-#include "stiffness/output.hpp"
+#include "stiffness/io/run_file.hpp"
 
 namespace stiffness {
 

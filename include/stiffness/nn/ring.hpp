@@ -9,9 +9,9 @@
 #include <functional>
 #include <vector>
 
-#include "stiffness/comm.hpp"
+#include "stiffness/runtime/comm.hpp"
 #include "stiffness/nn/pergrad.hpp"
-#include "stiffness/tiling.hpp"
+#include "stiffness/analysis/tiling.hpp"
 
 namespace stiffness {
 

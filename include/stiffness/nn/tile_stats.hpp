@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "stiffness/metrics.hpp"
+#include "stiffness/analysis/metrics.hpp"
 
 namespace stiffness {
 

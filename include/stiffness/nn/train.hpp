@@ -8,9 +8,9 @@
 
 #include <memory>
 
-#include "stiffness/comm.hpp"
-#include "stiffness/config.hpp"
-#include "stiffness/dataset.hpp"
+#include "stiffness/runtime/comm.hpp"
+#include "stiffness/config/config.hpp"
+#include "stiffness/io/dataset.hpp"
 #include "stiffness/nn/model.hpp"
 
 namespace stiffness {

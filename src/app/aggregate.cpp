@@ -1,0 +1,444 @@
+#include "stiffness/app/aggregate.hpp"
+
+#include <hdf5.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "stiffness/runtime/error.hpp"
+#include "stiffness/io/h5.hpp"
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+extern char** environ;
+
+namespace stiffness {
+
+namespace {
+
+// Columns that come from the file itself, after the config keys. A config
+// key with one of these names would be ambiguous: it gets a "config:" prefix.
+const std::vector<std::string> kFixedColumns{
+    "ranks",          "step",           "epoch",        "train_loss",  "train_accuracy",
+    "val_loss",       "val_accuracy",   "pair_set",     "within_cosine", "between_cosine",
+    "within_sign",    "between_sign",   "xi",           "xi_status",   "half_length"};
+
+// Pair sets in the order the paper lists them; any other group follows by name.
+const std::vector<std::string> kPairSetOrder{"train_train", "train_val", "val_val"};
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+const char* kPartialWarning = "incomplete run (still being written, or its job stopped before the end)";
+
+// A script of share/stiffness (`name`): $STIFFNESS_SHARE_DIR, then <exe dir>/../share/stiffness
+// (an installed tree), then the source tree this binary was built from.
+fs::path find_share_script(const std::string& name = "plot_aggregate.py") {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("STIFFNESS_SHARE_DIR"); env && *env) dirs.emplace_back(env);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path() / ".." / "share" / "stiffness");
+#ifdef STIFFNESS_SHARE_DIR
+  dirs.emplace_back(STIFFNESS_SHARE_DIR);
+#endif
+  std::string tried;
+  for (const auto& d : dirs) {
+    const fs::path p = d / name;
+    if (fs::is_regular_file(p, ec)) return p.lexically_normal();
+    tried += (tried.empty() ? "" : ", ") + p.lexically_normal().string();
+  }
+  STIFF_THROW("cannot find " + name + " (looked for " + tried +
+              "); set STIFFNESS_SHARE_DIR or pass --no-figures");
+}
+
+// Runs `args` (args[0] found on PATH if it has no '/') and waits for it.
+// Returns its exit status, or throws when it cannot be started or was killed.
+int run_program(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+  STIFF_CHECK(rc == 0, "cannot run '" + args[0] + "': " + std::strerror(rc) +
+                           " (--python names the interpreter; or pass --no-figures)");
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    STIFF_CHECK(errno == EINTR, "waiting for '" + args[0] + "' failed: " + std::strerror(errno));
+  }
+  STIFF_CHECK(WIFEXITED(status), "'" + args[0] + "' was killed by signal " +
+                                     std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  return WEXITSTATUS(status);
+}
+
+void warn(const std::string& msg) { std::fprintf(stderr, "stiffness: warning: %s\n", msg.c_str()); }
+
+}  // namespace
+
+// ------------------------------------------------------------------ options
+
+AggregateOptions parse_aggregate_args(int argc, const char* const* argv) {
+  AggregateOptions o;
+  po::options_description desc("stiffness aggregate options");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("output-dir,o", po::value(&o.output_dir)->default_value(o.output_dir), "folder for runs.csv, runs.txt and the figures (created if missing)")
+    ("format", po::value(&o.format)->default_value(o.format), "figure format: png | svg")
+    ("no-figures", po::bool_switch(), "write the CSV only, draw no figures")
+    ("python", po::value(&o.python)->default_value(o.python), "Python interpreter with matplotlib and h5py (Debian's by default)");
+  po::options_description hidden;
+  hidden.add_options()("input", po::value(&o.inputs)->composing(), "run files or folders");
+  // clang-format on
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    STIFF_THROW(std::string("bad option: ") + e.what() + " (see --help)");
+  }
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << "usage: stiffness aggregate [options] RUN.h5|FOLDER...\n\n"
+       << "Reads every complete run file (folders are searched recursively for *.h5;\n"
+       << "*.partial and incomplete files are skipped with a warning) and writes\n"
+       << "OUTPUT_DIR/runs.csv (one row per run x measurement x pair set) and figures:\n"
+       << "class stiffness heatmaps, stiffness against step per learning rate,\n"
+       << "stiffness against distance and xi against learning rate (when present).\n\n"
+       << desc;
+    o.help = true;
+    o.help_text = os.str();
+    return o;
+  }
+  o.figures = !vm["no-figures"].as<bool>();
+  STIFF_CHECK(o.format == "png" || o.format == "svg", "--format: expected png or svg, got '" + o.format + "'");
+  STIFF_CHECK(!o.inputs.empty(), "no input: name run files or folders of them (see --help)");
+  STIFF_CHECK(!o.output_dir.empty(), "--output-dir: must not be empty");
+  return o;
+}
+
+// -------------------------------------------------------------- reading
+
+std::map<std::string, std::string> parse_ini_text(const std::string& text) {
+  std::map<std::string, std::string> kv;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, eq));
+    if (!key.empty()) kv[key] = trim(line.substr(eq + 1));
+  }
+  return kv;
+}
+
+FoundFiles find_run_files(const std::vector<std::string>& inputs) {
+  FoundFiles found;
+  std::map<std::string, bool> files;  // path -> named (sorted, unique)
+  std::set<std::string> skipped;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    const auto st = fs::status(in, ec);
+    STIFF_CHECK(fs::exists(st), "input '" + in + "' does not exist");
+    if (fs::is_directory(st)) {
+      fs::recursive_directory_iterator it(in, fs::directory_options::follow_directory_symlink, ec), end;
+      STIFF_CHECK(!ec, "cannot read folder '" + in + "': " + ec.message());
+      for (; it != end; it.increment(ec)) {
+        STIFF_CHECK(!ec, "cannot read folder '" + in + "': " + ec.message());
+        const fs::path& p = it->path();
+        const std::string name = p.filename().string();
+        if (it->is_directory(ec)) {
+          // A checkpoint of an interrupted run: not a run file.
+          if (ends_with(name, ".ckpt")) it.disable_recursion_pending();
+          continue;
+        }
+        if (ends_with(name, ".h5.partial")) {
+          skipped.insert("skipping '" + p.string() + "': " + kPartialWarning);
+        } else if (ends_with(name, ".h5") && it->is_regular_file(ec)) {
+          files.emplace(p.lexically_normal().string(), false);
+        }
+      }
+    } else if (ends_with(in, ".partial")) {
+      skipped.insert("skipping '" + in + "': " + kPartialWarning);
+    } else {
+      files[fs::path(in).lexically_normal().string()] = true;
+    }
+  }
+  for (const auto& [path, named] : files) found.files.push_back({path, named});
+  found.skipped.assign(skipped.begin(), skipped.end());
+  return found;
+}
+
+std::optional<RunValues> read_run(const std::string& path, std::string* why, bool incomplete_ok) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // our one-line errors, not HDF5's stack
+#if H5_VERSION_GE(1, 12, 0)
+  const htri_t ok = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
+#else
+  const htri_t ok = H5Fis_hdf5(path.c_str());  // HDF5 1.10 (Debian 12)
+#endif
+  H5Eclear2(H5E_DEFAULT);
+  STIFF_CHECK(ok > 0, "'" + path + "' is not an HDF5 file (or cannot be read)");
+  h5::File f = h5::File::open_read(path, MPI_COMM_SELF);
+  RunValues run;
+  run.path = path;
+  {
+    const hid_t root = f.id();
+    STIFF_CHECK(h5::attr_exists(root, "complete") && h5::attr_exists(root, "config"),
+                "'" + path + "' is not a stiffness run file (no 'complete' or 'config' attribute)");
+    const int64_t complete = h5::read_attr_i64(root, "complete");
+    run.complete = complete == 1;
+    if (complete != 1 && !incomplete_ok) {
+      if (why) *why = "incomplete run (attribute complete = " + std::to_string(complete) + ")";
+      return std::nullopt;
+    }
+    run.config = parse_ini_text(h5::read_attr_str(root, "config"));
+    run.ranks = h5::attr_exists(root, "ranks") ? h5::read_attr_i64(root, "ranks") : 0;
+    if (!h5::exists(root, "measurements")) return run;  // complete, but nothing measured
+    h5::Handle ms = h5::open_group(root, "measurements");
+    for (const auto& name : h5::list(ms.id())) {  // NNNNNN: name order is step order
+      h5::Handle g = h5::open_group(ms.id(), name);
+      MeasurementValues m;
+      m.step = h5::read_attr_i64(g.id(), "step");
+      m.epoch = h5::read_attr_f64(g.id(), "epoch");
+      m.train_loss = h5::read_attr_f64(g.id(), "train_loss");
+      m.train_accuracy = h5::read_attr_f64(g.id(), "train_accuracy");
+      m.val_loss = h5::read_attr_f64(g.id(), "val_loss");
+      m.val_accuracy = h5::read_attr_f64(g.id(), "val_accuracy");
+      if (h5::exists(g.id(), "class_stiffness")) {
+        h5::Handle cs = h5::open_group(g.id(), "class_stiffness");
+        std::vector<std::string> sets = h5::list(cs.id());
+        std::stable_sort(sets.begin(), sets.end(), [](const std::string& a, const std::string& b) {
+          auto rank = [](const std::string& s) {
+            auto it = std::find(kPairSetOrder.begin(), kPairSetOrder.end(), s);
+            return static_cast<size_t>(it - kPairSetOrder.begin());
+          };
+          return rank(a) < rank(b);
+        });
+        for (const auto& set : sets) {
+          h5::Handle sg = h5::open_group(cs.id(), set);
+          PairSetValues p;
+          p.name = set;
+          p.within_cosine = h5::read_attr_f64(sg.id(), "within_cosine");
+          p.between_cosine = h5::read_attr_f64(sg.id(), "between_cosine");
+          p.within_sign = h5::read_attr_f64(sg.id(), "within_sign");
+          p.between_sign = h5::read_attr_f64(sg.id(), "between_sign");
+          if (h5::attr_exists(sg.id(), "xi_linear")) p.xi = h5::read_attr_f64(sg.id(), "xi_linear");
+          if (h5::attr_exists(sg.id(), "xi_linear_status")) p.xi_status = h5::read_attr_str(sg.id(), "xi_linear_status");
+          if (h5::attr_exists(sg.id(), "half_length")) p.half_length = h5::read_attr_f64(sg.id(), "half_length");
+          m.pair_sets.push_back(std::move(p));
+        }
+      }
+      run.measurements.push_back(std::move(m));
+    }
+  }
+  f.close();
+  return run;
+}
+
+// -------------------------------------------------------------- CSV
+
+std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return std::string(buf, r.ptr);
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+namespace {
+
+std::vector<std::string> config_keys(const std::vector<RunValues>& runs) {
+  std::set<std::string> keys;
+  for (const auto& r : runs)
+    for (const auto& kv : r.config) keys.insert(kv.first);
+  return {keys.begin(), keys.end()};
+}
+
+std::string config_column(const std::string& key) {
+  const bool clash = key == "run" ||
+                     std::find(kFixedColumns.begin(), kFixedColumns.end(), key) != kFixedColumns.end();
+  return clash ? "config:" + key : key;
+}
+
+}  // namespace
+
+std::vector<std::string> csv_columns(const std::vector<RunValues>& runs) {
+  std::vector<std::string> cols{"run"};
+  for (const auto& k : config_keys(runs)) cols.push_back(config_column(k));
+  cols.insert(cols.end(), kFixedColumns.begin(), kFixedColumns.end());
+  return cols;
+}
+
+void write_csv(std::ostream& out, const std::vector<RunValues>& runs) {
+  const auto keys = config_keys(runs);
+  const auto cols = csv_columns(runs);
+  for (size_t i = 0; i < cols.size(); ++i) out << (i ? "," : "") << csv_field(cols[i]);
+  out << "\n";
+  for (const auto& r : runs) {
+    std::string prefix = csv_field(r.path);
+    for (const auto& k : keys) {
+      auto it = r.config.find(k);
+      prefix += "," + csv_field(it == r.config.end() ? std::string() : it->second);
+    }
+    prefix += "," + std::to_string(r.ranks);
+    for (const auto& m : r.measurements) {
+      const std::string mpart = prefix + "," + std::to_string(m.step) + "," + format_number(m.epoch) +
+                                "," + format_number(m.train_loss) + "," +
+                                format_number(m.train_accuracy) + "," + format_number(m.val_loss) +
+                                "," + format_number(m.val_accuracy);
+      for (const auto& p : m.pair_sets) {
+        out << mpart << "," << csv_field(p.name) << "," << format_number(p.within_cosine) << ","
+            << format_number(p.between_cosine) << "," << format_number(p.within_sign) << ","
+            << format_number(p.between_sign) << "," << (p.xi ? format_number(*p.xi) : "") << ","
+            << csv_field(p.xi_status) << "," << (p.half_length ? format_number(*p.half_length) : "") << "\n";
+      }
+    }
+  }
+}
+
+// -------------------------------------------------------------- command
+
+namespace {
+
+int draw_figures(const AggregateOptions& o, const fs::path& csv, const fs::path& list);
+
+int aggregate_on_this_rank(int argc, const char* const* argv) {
+  const AggregateOptions o = parse_aggregate_args(argc, argv);
+  if (o.help) {
+    std::printf("%s", o.help_text.c_str());
+    return 0;
+  }
+  const FoundFiles found = find_run_files(o.inputs);
+  for (const auto& w : found.skipped) warn(w);
+  std::vector<RunValues> runs;
+  size_t skipped = found.skipped.size();
+  for (const auto& file : found.files) {
+    std::string why;
+    std::optional<RunValues> run;
+    try {
+      run = read_run(file.path, &why);
+    } catch (const Error& e) {
+      if (file.named) throw;  // a file the user named must be a run file
+      why = e.what();         // a stray file in a folder: say so, go on
+    }
+    if (!run) {
+      if (why.rfind("'" + file.path + "'", 0) != 0) why = "skipping '" + file.path + "': " + why;
+      else why = "skipping: " + why;
+      warn(why);
+      ++skipped;
+      continue;
+    }
+    runs.push_back(std::move(*run));
+  }
+  STIFF_CHECK(!runs.empty(), "no complete run files among the inputs (" + std::to_string(skipped) +
+                                 " skipped)");
+
+  std::error_code ec;
+  fs::create_directories(o.output_dir, ec);
+  STIFF_CHECK(fs::is_directory(o.output_dir), "--output-dir: cannot create folder '" + o.output_dir +
+                                                  "'" + (ec ? ": " + ec.message() : std::string()));
+  const fs::path csv = fs::path(o.output_dir) / "runs.csv";
+  const fs::path list = fs::path(o.output_dir) / "runs.txt";
+  size_t rows = 0;
+  for (const auto& r : runs)
+    for (const auto& m : r.measurements) rows += m.pair_sets.size();
+  {
+    // Written beside and renamed, so a reader never sees half a CSV.
+    const fs::path tmp = csv.string() + ".tmp";
+    std::ofstream out(tmp);
+    STIFF_CHECK(out.good(), "cannot write '" + tmp.string() + "'");
+    write_csv(out, runs);
+    out.close();
+    STIFF_CHECK(out.good(), "cannot write '" + tmp.string() + "'");
+    fs::rename(tmp, csv, ec);
+    STIFF_CHECK(!ec, "cannot rename '" + tmp.string() + "' to '" + csv.string() + "': " + ec.message());
+    std::ofstream lo(list);
+    for (const auto& r : runs) lo << r.path << "\n";
+    lo.close();
+    STIFF_CHECK(lo.good(), "cannot write '" + list.string() + "'");
+  }
+  std::printf("aggregate: %zu run%s (%zu skipped), %zu rows -> %s\n", runs.size(),
+              runs.size() == 1 ? "" : "s", skipped, rows, csv.string().c_str());
+  std::fflush(stdout);
+  if (o.figures) {
+    const int rc = draw_figures(o, csv, list);
+    if (rc != 0) return rc;
+  }
+  // index.html: the run table and the figures on one self-contained page.
+  const fs::path report = find_share_script("report_html.py");
+  std::vector<std::string> args{o.python, report.string(), "--csv", csv.string(), "--out", o.output_dir,
+                                "--format", o.format};
+  if (!o.figures) args.push_back("--no-figures");
+  STIFF_CHECK(run_program(args) == 0, "writing index.html failed (" + report.string() +
+                                          " reported the error above); the CSV and figures are written");
+  return 0;
+}
+
+int draw_figures(const AggregateOptions& o, const fs::path& csv, const fs::path& list) {
+  const fs::path script = find_share_script();
+  const int rc = run_program({o.python, script.string(), "--csv", csv.string(), "--runs",
+                              list.string(), "--out", o.output_dir, "--format", o.format});
+  // Exit status 3: the script printed its own one-line error (e.g. no matplotlib).
+  if (rc == 3) return 1;
+  STIFF_CHECK(rc == 0, "drawing the figures failed (" + script.string() + " exited with status " +
+                           std::to_string(rc) + "); the CSV is written");
+  return 0;
+}
+
+}  // namespace
+
+int run_aggregate(Communicator& comm, int argc, const char* const* argv) {
+  int64_t rc = 0;
+  if (comm.rank() == 0) {
+    try {
+      rc = aggregate_on_this_rank(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "stiffness: error: %s\n", e.what());
+      rc = 1;
+    }
+  }
+  // One process does the work; under mpirun the others just share its verdict.
+  comm.broadcast(&rc, 1, DType::i64, 0);
+  return static_cast<int>(rc);
+}
+
+}  // namespace stiffness
