@@ -1,7 +1,7 @@
 // Thin entry point: `stiffness <command> [options]`.
-//   train      the main job (src/nn/job.cpp)
-//   aggregate  many runs' files -> one CSV and figures (src/core/aggregate.cpp)
-//   summary    a run file's measurements as a table (src/core/summary.cpp)
+//   train      the main job (src/app/train.cpp, phases in src/app/phases.cpp)
+//   aggregate  many runs' files -> one CSV and figures (src/app/aggregate.cpp)
+//   summary    a run file's measurements as a table (src/app/summary.cpp)
 // Errors reported on every rank end the run with exit code 1; an unexpected
 // error after setup aborts all ranks so that none is left hanging.
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "stiffness/runtime/error.hpp"
 #include "stiffness/runtime/mpi_comm.hpp"
 #include "stiffness/app/train.hpp"
+#include "stiffness/runtime/collective_phase.hpp"
 #include "stiffness/runtime/provenance.hpp"
 #include "stiffness/app/summary.hpp"
 

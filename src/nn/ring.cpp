@@ -78,7 +78,14 @@ std::vector<double> gram_diagonal_all(Communicator& comm, const GradPlan& plan, 
 }
 
 RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total,
-                      int64_t budget, const PanelSink& sink, const torch::Tensor& packed) {
+                      int64_t budget, std::function<void(const std::vector<GramTile>&)> sink,
+                      const torch::Tensor& packed) {
+  FunctionSink one(std::move(sink));
+  return ring_panels(comm, plan, local, n_total, budget, {&one}, packed);
+}
+
+RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock& local, int64_t n_total,
+                      int64_t budget, const std::vector<PanelSink*>& sinks, const torch::Tensor& packed) {
   const int P = comm.size(), r = comm.rank();
   const Range mine = block_range(n_total, P, r);
   STIFF_CHECK(local.n == mine.size(), "ring: local block has the wrong number of examples");
@@ -108,8 +115,8 @@ RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock&
     const Range held_range = block_range(n_total, P, t.col);
     const GradBlock cols = slice_block(held, t.cols.begin - held_range.begin, t.cols.end - held_range.begin);
     const auto panels = tile_panels(t, budget);
-    // Every rank runs the busiest rank's number of rounds (no message needed:
-    // tiling maths), handing an empty round to the sink when it has no panel.
+    // Every rank runs the busiest rank's number of rounds, handing the sinks
+    // an empty round when it has no panel left (PanelSink, ring.hpp).
     const int64_t rounds = panel_rounds(n_total, P, k, budget);
     for (int64_t j = 0; j < rounds; ++j) {
       std::vector<GramTile> pieces;
@@ -130,7 +137,7 @@ RingStats ring_panels(Communicator& comm, const GradPlan& plan, const GradBlock&
       }
       const double t1 = now();
       res.compute_seconds += t1 - t0;
-      sink(pieces);
+      for (PanelSink* sink : sinks) sink->round(pieces);
       res.sink_seconds += now() - t1;
     }
     if (shift) {

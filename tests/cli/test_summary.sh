@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `stiffness summary` (src/core/summary.cpp): the table of a finished run has
+# `stiffness summary` (src/app/summary.cpp): the table of a finished run has
 # one line per measurement with the file's values; --format csv and jsonl
 # carry exactly the file's numbers (every pair set with --pair-set all);
 # bad input gives one-line errors. (The .partial case: test_crash_resume.sh.)
