@@ -1,26 +1,24 @@
 #include "stiffness/app/aggregate.hpp"
 
-#include <hdf5.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <charconv>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "stiffness/runtime/error.hpp"
-#include "stiffness/io/h5.hpp"
+#include "stiffness/app/csv.hpp"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -38,21 +36,12 @@ const std::vector<std::string> kFixedColumns{
     "val_loss",       "val_accuracy",   "pair_set",     "within_cosine", "between_cosine",
     "within_sign",    "between_sign",   "xi",           "xi_status",   "half_length"};
 
-// Pair sets in the order the paper lists them; any other group follows by name.
-const std::vector<std::string> kPairSetOrder{"train_train", "train_val", "val_val"};
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   const auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
 }
-
-const char* kPartialWarning = "incomplete run (still being written, or its job stopped before the end)";
 
 // A script of share/stiffness (`name`): $STIFFNESS_SHARE_DIR, then <exe dir>/../share/stiffness
 // (an installed tree), then the source tree this binary was built from.
@@ -144,7 +133,7 @@ AggregateOptions parse_aggregate_args(int argc, const char* const* argv) {
   return o;
 }
 
-// -------------------------------------------------------------- reading
+// -------------------------------------------------------------- config text
 
 std::map<std::string, std::string> parse_ini_text(const std::string& text) {
   std::map<std::string, std::string> kv;
@@ -161,135 +150,22 @@ std::map<std::string, std::string> parse_ini_text(const std::string& text) {
   return kv;
 }
 
-FoundFiles find_run_files(const std::vector<std::string>& inputs) {
-  FoundFiles found;
-  std::map<std::string, bool> files;  // path -> named (sorted, unique)
-  std::set<std::string> skipped;
-  for (const auto& in : inputs) {
-    std::error_code ec;
-    const auto st = fs::status(in, ec);
-    STIFF_CHECK(fs::exists(st), "input '" + in + "' does not exist");
-    if (fs::is_directory(st)) {
-      fs::recursive_directory_iterator it(in, fs::directory_options::follow_directory_symlink, ec), end;
-      STIFF_CHECK(!ec, "cannot read folder '" + in + "': " + ec.message());
-      for (; it != end; it.increment(ec)) {
-        STIFF_CHECK(!ec, "cannot read folder '" + in + "': " + ec.message());
-        const fs::path& p = it->path();
-        const std::string name = p.filename().string();
-        if (it->is_directory(ec)) {
-          // A checkpoint of an interrupted run: not a run file.
-          if (ends_with(name, ".ckpt")) it.disable_recursion_pending();
-          continue;
-        }
-        if (ends_with(name, ".h5.partial")) {
-          skipped.insert("skipping '" + p.string() + "': " + kPartialWarning);
-        } else if (ends_with(name, ".h5") && it->is_regular_file(ec)) {
-          files.emplace(p.lexically_normal().string(), false);
-        }
-      }
-    } else if (ends_with(in, ".partial")) {
-      skipped.insert("skipping '" + in + "': " + kPartialWarning);
-    } else {
-      files[fs::path(in).lexically_normal().string()] = true;
-    }
-  }
-  for (const auto& [path, named] : files) found.files.push_back({path, named});
-  found.skipped.assign(skipped.begin(), skipped.end());
-  return found;
-}
-
-std::optional<RunValues> read_run(const std::string& path, std::string* why, bool incomplete_ok) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // our one-line errors, not HDF5's stack
-#if H5_VERSION_GE(1, 12, 0)
-  const htri_t ok = H5Fis_accessible(path.c_str(), H5P_DEFAULT);
-#else
-  const htri_t ok = H5Fis_hdf5(path.c_str());  // HDF5 1.10 (Debian 12)
-#endif
-  H5Eclear2(H5E_DEFAULT);
-  STIFF_CHECK(ok > 0, "'" + path + "' is not an HDF5 file (or cannot be read)");
-  h5::File f = h5::File::open_read(path, MPI_COMM_SELF);
-  RunValues run;
-  run.path = path;
-  {
-    const hid_t root = f.id();
-    STIFF_CHECK(h5::attr_exists(root, "complete") && h5::attr_exists(root, "config"),
-                "'" + path + "' is not a stiffness run file (no 'complete' or 'config' attribute)");
-    const int64_t complete = h5::read_attr_i64(root, "complete");
-    run.complete = complete == 1;
-    if (complete != 1 && !incomplete_ok) {
-      if (why) *why = "incomplete run (attribute complete = " + std::to_string(complete) + ")";
-      return std::nullopt;
-    }
-    run.config = parse_ini_text(h5::read_attr_str(root, "config"));
-    run.ranks = h5::attr_exists(root, "ranks") ? h5::read_attr_i64(root, "ranks") : 0;
-    if (!h5::exists(root, "measurements")) return run;  // complete, but nothing measured
-    h5::Handle ms = h5::open_group(root, "measurements");
-    for (const auto& name : h5::list(ms.id())) {  // NNNNNN: name order is step order
-      h5::Handle g = h5::open_group(ms.id(), name);
-      MeasurementValues m;
-      m.step = h5::read_attr_i64(g.id(), "step");
-      m.epoch = h5::read_attr_f64(g.id(), "epoch");
-      m.train_loss = h5::read_attr_f64(g.id(), "train_loss");
-      m.train_accuracy = h5::read_attr_f64(g.id(), "train_accuracy");
-      m.val_loss = h5::read_attr_f64(g.id(), "val_loss");
-      m.val_accuracy = h5::read_attr_f64(g.id(), "val_accuracy");
-      if (h5::exists(g.id(), "class_stiffness")) {
-        h5::Handle cs = h5::open_group(g.id(), "class_stiffness");
-        std::vector<std::string> sets = h5::list(cs.id());
-        std::stable_sort(sets.begin(), sets.end(), [](const std::string& a, const std::string& b) {
-          auto rank = [](const std::string& s) {
-            auto it = std::find(kPairSetOrder.begin(), kPairSetOrder.end(), s);
-            return static_cast<size_t>(it - kPairSetOrder.begin());
-          };
-          return rank(a) < rank(b);
-        });
-        for (const auto& set : sets) {
-          h5::Handle sg = h5::open_group(cs.id(), set);
-          PairSetValues p;
-          p.name = set;
-          p.within_cosine = h5::read_attr_f64(sg.id(), "within_cosine");
-          p.between_cosine = h5::read_attr_f64(sg.id(), "between_cosine");
-          p.within_sign = h5::read_attr_f64(sg.id(), "within_sign");
-          p.between_sign = h5::read_attr_f64(sg.id(), "between_sign");
-          if (h5::attr_exists(sg.id(), "xi_linear")) p.xi = h5::read_attr_f64(sg.id(), "xi_linear");
-          if (h5::attr_exists(sg.id(), "xi_linear_status")) p.xi_status = h5::read_attr_str(sg.id(), "xi_linear_status");
-          if (h5::attr_exists(sg.id(), "half_length")) p.half_length = h5::read_attr_f64(sg.id(), "half_length");
-          m.pair_sets.push_back(std::move(p));
-        }
-      }
-      run.measurements.push_back(std::move(m));
-    }
-  }
-  f.close();
-  return run;
-}
-
 // -------------------------------------------------------------- CSV
-
-std::string format_number(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
-  return std::string(buf, r.ptr);
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"') q += '"';
-    q += c;
-  }
-  return q + "\"";
-}
 
 namespace {
 
-std::vector<std::string> config_keys(const std::vector<RunValues>& runs) {
+using ConfigValues = std::map<std::string, std::string>;
+
+std::vector<ConfigValues> parse_configs(const std::vector<RunValues>& runs) {
+  std::vector<ConfigValues> configs;
+  for (const auto& r : runs) configs.push_back(parse_ini_text(r.config_ini));
+  return configs;
+}
+
+std::vector<std::string> config_keys(const std::vector<ConfigValues>& configs) {
   std::set<std::string> keys;
-  for (const auto& r : runs)
-    for (const auto& kv : r.config) keys.insert(kv.first);
+  for (const auto& c : configs)
+    for (const auto& kv : c) keys.insert(kv.first);
   return {keys.begin(), keys.end()};
 }
 
@@ -303,21 +179,24 @@ std::string config_column(const std::string& key) {
 
 std::vector<std::string> csv_columns(const std::vector<RunValues>& runs) {
   std::vector<std::string> cols{"run"};
-  for (const auto& k : config_keys(runs)) cols.push_back(config_column(k));
+  for (const auto& k : config_keys(parse_configs(runs))) cols.push_back(config_column(k));
   cols.insert(cols.end(), kFixedColumns.begin(), kFixedColumns.end());
   return cols;
 }
 
 void write_csv(std::ostream& out, const std::vector<RunValues>& runs) {
-  const auto keys = config_keys(runs);
+  const auto configs = parse_configs(runs);
+  const auto keys = config_keys(configs);
   const auto cols = csv_columns(runs);
   for (size_t i = 0; i < cols.size(); ++i) out << (i ? "," : "") << csv_field(cols[i]);
   out << "\n";
-  for (const auto& r : runs) {
+  for (size_t ri = 0; ri < runs.size(); ++ri) {
+    const RunValues& r = runs[ri];
+    const ConfigValues& config = configs[ri];
     std::string prefix = csv_field(r.path);
     for (const auto& k : keys) {
-      auto it = r.config.find(k);
-      prefix += "," + csv_field(it == r.config.end() ? std::string() : it->second);
+      auto it = config.find(k);
+      prefix += "," + csv_field(it == config.end() ? std::string() : it->second);
     }
     prefix += "," + std::to_string(r.ranks);
     for (const auto& m : r.measurements) {

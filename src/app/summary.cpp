@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "stiffness/runtime/error.hpp"
+#include "stiffness/app/aggregate.hpp"  // parse_ini_text only, until it moves to the config layer
+#include "stiffness/app/csv.hpp"
 
 namespace po = boost::program_options;
 
@@ -22,9 +25,9 @@ const std::vector<std::string> kColumns{"step",          "epoch",         "train
                                         "within_sign",   "between_sign",  "xi",
                                         "half_length"};
 
-std::string value_of(const RunValues& r, const std::string& key) {
-  auto it = r.config.find(key);
-  return it == r.config.end() ? "?" : it->second;
+std::string value_of(const std::map<std::string, std::string>& config, const std::string& key) {
+  auto it = config.find(key);
+  return it == config.end() ? "?" : it->second;
 }
 
 std::string json_string(const std::string& s) {
@@ -143,9 +146,10 @@ void write_summary(std::ostream& out, const RunValues& run, const SummaryOptions
   }
   // table
   if (!first) out << "\n";
-  out << run.path << ": model " << value_of(run, "model") << ", " << value_of(run, "dataset") << ", "
-      << value_of(run, "optimizer") << " lr " << value_of(run, "lr") << ", batch "
-      << value_of(run, "batch-size") << ", seed " << value_of(run, "seed") << ", " << run.ranks
+  const auto config = parse_ini_text(run.config_ini);
+  out << run.path << ": model " << value_of(config, "model") << ", " << value_of(config, "dataset") << ", "
+      << value_of(config, "optimizer") << " lr " << value_of(config, "lr") << ", batch "
+      << value_of(config, "batch-size") << ", seed " << value_of(config, "seed") << ", " << run.ranks
       << " rank" << (run.ranks == 1 ? "" : "s") << "\n";
   if (!run.complete)
     out << "run incomplete: " << run.measurements.size() << " measurement"

@@ -1,454 +1,129 @@
-// IDX reading, MNIST loading and the per-class sample: round trips through
-// small generated files (raw and gzipped), every malformed-input error, and
-// the real Fashion-MNIST that the setup script installs.
+// The format dispatcher load_dataset: each --data-format reaches its reader
+// with the spec's paths and class counts, and says what is wrong in one
+// line.
 
 #include <gtest/gtest.h>
-#include <zlib.h>
+#include <hdf5.h>
 
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <initializer_list>
-#include <map>
-#include <set>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "dataset_files.hpp"
 #include "stiffness/io/dataset.hpp"
 #include "stiffness/runtime/error.hpp"
 
-namespace fs = std::filesystem;
-using stiffness::Error;
+using namespace stiffness::test_support;
+using stiffness::DataSets;
+using stiffness::DataSpec;
 
 namespace {
 
-// Bytes of an IDX file: magic 0x00 0x00 <type> <ndim>, big-endian uint32
-// dimensions, then the payload.
-std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data,
-                               uint8_t type = 0x08) {
-  std::vector<uint8_t> out = {0, 0, type, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims) {
-    out.push_back(static_cast<uint8_t>(d >> 24));
-    out.push_back(static_cast<uint8_t>(d >> 16));
-    out.push_back(static_cast<uint8_t>(d >> 8));
-    out.push_back(static_cast<uint8_t>(d));
-  }
-  out.insert(out.end(), data.begin(), data.end());
-  return out;
+using Dispatch = Cifar;
+
+TEST_F(Dispatch, UnknownFormat) {
+  DataSpec spec;
+  spec.format = "mnist";
+  expect_error([&] { stiffness::load_dataset(spec); },
+               {"--data-format: unknown format 'mnist', expected idx, cifar10, cifar100, hdf5 or synthetic"});
 }
 
-void write_raw(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  ASSERT_TRUE(f) << path;
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(f) << path;
-}
-
-void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  if (!bytes.empty()) {
-    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
-              static_cast<int>(bytes.size()))
-        << path;
-  }
-  ASSERT_EQ(gzclose(f), Z_OK) << path;
-}
-
-std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-// Runs `fn`, expecting a stiffness::Error whose one-line message contains
-// every string in `needles`.
-void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> needles) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "message is not one line: " << msg;
-    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected stiffness::Error, got another exception: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "expected stiffness::Error, nothing thrown";
-}
-
-// A fresh directory under $STIFFNESS_TEST_TMP (or /tmp), removed afterwards.
-class DatasetFiles : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const char* env = std::getenv("STIFFNESS_TEST_TMP");
-    const fs::path base = env && *env ? fs::path(env) : fs::path("/tmp");
-    fs::create_directories(base);
-    std::string tmpl = (base / "stiffness_dataset_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp failed under " << base;
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-  void write(const std::string& name, const std::vector<uint8_t>& bytes, bool gz) {
-    if (gz)
-      write_gz(path(name), bytes);
-    else
-      write_raw(path(name), bytes);
-  }
-
-  // A small dataset: n images of h x w with every byte value used, labels
-  // cycling through `classes` values.
-  static constexpr uint32_t kN = 7, kH = 3, kW = 5;
-  std::vector<uint8_t> pixels() const {
-    std::vector<uint8_t> p(kN * kH * kW);
-    for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<uint8_t>((i * 37 + 11) % 256);
-    p[0] = 0;
-    p[1] = 255;
-    return p;
-  }
-  std::vector<uint8_t> labels(int classes) const {
-    std::vector<uint8_t> l(kN);
-    for (size_t i = 0; i < l.size(); ++i) l[i] = static_cast<uint8_t>((i * 2) % classes);
-    return l;
-  }
-  // Writes `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]`.
-  void write_set(const std::string& prefix, bool gz, const std::vector<uint8_t>& img,
-                 const std::vector<uint8_t>& lbl) {
-    const std::string ext = gz ? ".gz" : "";
-    write(prefix + "-images-idx3-ubyte" + ext, img, gz);
-    write(prefix + "-labels-idx1-ubyte" + ext, lbl, gz);
-  }
-
-  std::string dir_;
-};
-
-class DatasetFormats : public DatasetFiles, public ::testing::WithParamInterface<bool> {
- protected:
-  bool gz() const { return GetParam(); }
-  std::string ext() const { return gz() ? ".gz" : ""; }
-};
-
-INSTANTIATE_TEST_SUITE_P(RawAndGzip, DatasetFormats, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "gzip" : "raw"; });
-
-TEST_P(DatasetFormats, ReadIdxRoundTrip) {
-  const auto data = pixels();
-  write("a.idx", idx_bytes({kN, kH, kW}, data), gz());
-  const auto arr = stiffness::read_idx(path("a.idx"), 3);
-  EXPECT_EQ(arr.dims, (std::vector<int64_t>{kN, kH, kW}));
-  EXPECT_EQ(arr.data, data);
-
-  write("b.idx", idx_bytes({kN}, labels(3)), gz());
-  const auto lab = stiffness::read_idx(path("b.idx"), 1);
-  EXPECT_EQ(lab.dims, (std::vector<int64_t>{kN}));
-  EXPECT_EQ(lab.data, labels(3));
-}
-
-TEST_P(DatasetFormats, LoadMnistRoundTrip) {
-  const auto px = pixels();
-  const auto lb = labels(4);
-  write_set("train", gz(), idx_bytes({kN, kH, kW}, px), idx_bytes({kN}, lb));
-  const auto set = stiffness::load_mnist(dir_, "train", 4);
-  EXPECT_EQ(set.n, kN);
-  EXPECT_EQ(set.channels, 1);
-  EXPECT_EQ(set.height, kH);
-  EXPECT_EQ(set.width, kW);
-  EXPECT_EQ(set.num_classes, 4);
-  EXPECT_EQ(set.example_size(), kH * kW);
-  EXPECT_TRUE(set.coarse_labels.empty());  // MNIST has no super-classes
-  EXPECT_EQ(set.num_coarse, 0);
-  ASSERT_EQ(set.pixels.size(), px.size());
-  for (size_t i = 0; i < px.size(); ++i) {
-    ASSERT_EQ(set.pixels[i], static_cast<float>(px[i]) / 255.0f) << "pixel " << i;
-  }
-  EXPECT_EQ(set.pixels[0], 0.0f);
-  EXPECT_EQ(set.pixels[1], 1.0f);
-  ASSERT_EQ(set.labels.size(), lb.size());
-  for (size_t i = 0; i < lb.size(); ++i) EXPECT_EQ(set.labels[i], lb[i]) << "label " << i;
-  EXPECT_NE(set.source.find(path("train-images-idx3-ubyte" + ext())), std::string::npos) << set.source;
-  EXPECT_NE(set.source.find(path("train-labels-idx1-ubyte" + ext())), std::string::npos) << set.source;
-}
-
-TEST_P(DatasetFormats, Truncated) {
-  auto bytes = idx_bytes({kN, kH, kW}, pixels());
-  bytes.resize(bytes.size() - 10);
-  write("trunc.idx", bytes, gz());
-  expect_error([&] { stiffness::read_idx(path("trunc.idx"), 3); },
-               {"trunc.idx", "truncated", std::to_string(kN * kH * kW), std::to_string(kN * kH * kW - 10)});
-
-  // Cut inside the dimension sizes, and inside the magic.
-  write("hdr.idx", std::vector<uint8_t>(bytes.begin(), bytes.begin() + 9), gz());
-  expect_error([&] { stiffness::read_idx(path("hdr.idx"), 3); }, {"hdr.idx", "truncated"});
-  write("short.idx", {0, 0}, gz());
-  expect_error([&] { stiffness::read_idx(path("short.idx"), 3); }, {"short.idx", "truncated"});
-  write("empty.idx", {}, gz());
-  expect_error([&] { stiffness::read_idx(path("empty.idx"), 1); }, {"empty.idx", "truncated"});
-}
-
-TEST_P(DatasetFormats, BadMagic) {
-  auto bytes = idx_bytes({kN, kH, kW}, pixels());
-  bytes[0] = 0x1f;
-  write("m0.idx", bytes, gz());
-  expect_error([&] { stiffness::read_idx(path("m0.idx"), 3); }, {"m0.idx", "magic"});
-
-  // Data type 0x0D (float) instead of 0x08 (unsigned byte).
-  write("m2.idx", idx_bytes({kN, kH, kW}, pixels(), 0x0D), gz());
-  expect_error([&] { stiffness::read_idx(path("m2.idx"), 3); }, {"m2.idx", "magic", "0x08", "0x0d"});
-}
-
-TEST_P(DatasetFormats, WrongNdim) {
-  write("nd.idx", idx_bytes({kN, kH * kW}, pixels()), gz());
-  expect_error([&] { stiffness::read_idx(path("nd.idx"), 3); }, {"nd.idx", "expected 3 dimensions, found 2"});
-  // A labels file given where images are expected, through load_mnist.
-  write_set("train", gz(), idx_bytes({kN}, labels(3)), idx_bytes({kN}, labels(3)));
-  expect_error([&] { stiffness::load_mnist(dir_, "train", 3); },
-               {"train-images-idx3-ubyte", "expected 3 dimensions, found 1"});
-}
-
-TEST_P(DatasetFormats, BadDims) {
-  write("zero.idx", idx_bytes({kN, 0, kW}, {}), gz());
-  expect_error([&] { stiffness::read_idx(path("zero.idx"), 3); }, {"zero.idx", "dimension 1 is 0"});
-  // 2^32-1 cubed: rejected from the header, before any allocation.
-  write("huge.idx", idx_bytes({0xffffffffu, 0xffffffffu, 0xffffffffu}, {1, 2, 3}), gz());
-  expect_error([&] { stiffness::read_idx(path("huge.idx"), 3); }, {"huge.idx", "absurd"});
-}
-
-TEST_P(DatasetFormats, ExtraBytes) {
-  auto bytes = idx_bytes({kN}, labels(3));
-  bytes.push_back(1);
-  bytes.push_back(2);
-  bytes.push_back(3);
-  write("extra.idx", bytes, gz());
-  expect_error([&] { stiffness::read_idx(path("extra.idx"), 1); }, {"extra.idx", "3 extra bytes"});
-}
-
-TEST_P(DatasetFormats, LabelOutOfRange) {
-  auto lb = labels(3);
-  lb[4] = 3;
-  write_set("t10k", gz(), idx_bytes({kN, kH, kW}, pixels()), idx_bytes({kN}, lb));
-  expect_error([&] { stiffness::load_mnist(dir_, "t10k", 3); },
-               {"t10k-labels-idx1-ubyte", "out of range", "index 4", "found 3"});
-  // The same file is fine with more classes.
-  EXPECT_NO_THROW(stiffness::load_mnist(dir_, "t10k", 4));
-}
-
-TEST_P(DatasetFormats, CountMismatch) {
-  write_set("train", gz(), idx_bytes({kN, kH, kW}, pixels()), idx_bytes({kN - 1}, {0, 1, 2, 0, 1, 2}));
-  expect_error([&] { stiffness::load_mnist(dir_, "train", 3); },
-               {"train-labels-idx1-ubyte", "train-images-idx3-ubyte", "mismatch", std::to_string(kN),
-                std::to_string(kN - 1)});
-}
-
-TEST_F(DatasetFiles, TruncatedGzipStream) {
-  // A gzip file cut short (e.g. an interrupted download): the compressed
-  // stream ends early, which must read as truncation, not as a short file.
-  std::vector<uint8_t> data(20000);
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * i) % 251);
-  write_gz(path("full.gz"), idx_bytes({100, 200}, data));
-  auto gz = read_all(path("full.gz"));
-  ASSERT_GT(gz.size(), 100u);
-  gz.resize(gz.size() / 2);
-  write_raw(path("cut.gz"), gz);
-  expect_error([&] { stiffness::read_idx(path("cut.gz"), 2); }, {"cut.gz", "truncated", "20000"});
-  EXPECT_EQ(stiffness::read_idx(path("full.gz"), 2).data, data);
-}
-
-TEST_F(DatasetFiles, MissingFiles) {
-  expect_error([&] { stiffness::read_idx(path("nope.idx"), 1); }, {"nope.idx", "cannot open"});
-
-  // Nothing there: the images are looked for first, under both names.
-  expect_error([&] { stiffness::load_mnist(dir_, "train", 10); },
-               {path("train-images-idx3-ubyte.gz"), path("train-images-idx3-ubyte"), "not found"});
-  // Images present, labels missing.
-  write_raw(path("train-images-idx3-ubyte"), idx_bytes({kN, kH, kW}, pixels()));
-  expect_error([&] { stiffness::load_mnist(dir_, "train", 10); },
-               {path("train-labels-idx1-ubyte.gz"), path("train-labels-idx1-ubyte"), "not found"});
-  // Mixed: raw images, gzipped labels.
-  write_gz(path("train-labels-idx1-ubyte.gz"), idx_bytes({kN}, labels(10)));
-  const auto set = stiffness::load_mnist(dir_, "train", 10);
-  EXPECT_EQ(set.n, kN);
-  // A missing directory.
-  expect_error([&] { stiffness::load_mnist(path("no_such_dir"), "t10k", 10); },
-               {"no_such_dir", "t10k-images-idx3-ubyte", "not found"});
-}
-
-TEST_F(DatasetFiles, GzipPreferredOverRaw) {
-  // Both present: the .gz is read (here it has different content).
-  write_set("train", false, idx_bytes({kN, kH, kW}, pixels()), idx_bytes({kN}, labels(3)));
-  write_set("train", true, idx_bytes({2, 1, 1}, {10, 20}), idx_bytes({2}, {1, 0}));
-  const auto set = stiffness::load_mnist(dir_, "train", 3);
-  EXPECT_EQ(set.n, 2);
-  EXPECT_EQ(set.labels, (std::vector<int64_t>{1, 0}));
-}
-
-// --- sample_per_class ---
-
-// Labels for `classes` classes, class c having 20 + 3c examples, interleaved.
-std::vector<int64_t> uneven_labels(int classes) {
-  std::vector<int64_t> labels;
-  for (int c = 0; c < classes; ++c)
-    for (int i = 0; i < 20 + 3 * c; ++i) labels.push_back(c);
-  // Deterministic interleaving so that classes are not contiguous.
-  std::vector<int64_t> mixed(labels.size());
-  const size_t n = labels.size();
-  for (size_t i = 0; i < n; ++i) mixed[(i * 7919) % n] = labels[i];  // 7919 prime, coprime to n
-  return mixed;
-}
-
-TEST(SamplePerClass, CountsAndOrder) {
-  const int classes = 10;
-  const auto labels = uneven_labels(classes);
-  const auto s = stiffness::sample_per_class(labels, classes, 5, 42, "train set");
-  ASSERT_EQ(s.size(), 50u);
-  std::map<int64_t, int> per_class;
-  for (size_t i = 0; i < s.size(); ++i) {
-    ASSERT_GE(s[i], 0);
-    ASSERT_LT(s[i], static_cast<int64_t>(labels.size()));
-    ++per_class[labels[s[i]]];
-    if (i > 0) {
-      const auto prev = std::make_pair(labels[s[i - 1]], s[i - 1]);
-      const auto cur = std::make_pair(labels[s[i]], s[i]);
-      EXPECT_LT(prev, cur) << "not sorted by (class, index) at position " << i;
-    }
-  }
-  EXPECT_EQ(per_class.size(), static_cast<size_t>(classes));
-  for (const auto& [c, count] : per_class) EXPECT_EQ(count, 5) << "class " << c;
-  // The classes come in order: positions [5c, 5c+5) hold class c.
-  for (size_t i = 0; i < s.size(); ++i) EXPECT_EQ(labels[s[i]], static_cast<int64_t>(i / 5));
-}
-
-TEST(SamplePerClass, DeterministicPerSeed) {
-  const auto labels = uneven_labels(10);
-  const auto a = stiffness::sample_per_class(labels, 10, 7, 1234, "train set");
-  const auto b = stiffness::sample_per_class(labels, 10, 7, 1234, "train set");
-  const auto c = stiffness::sample_per_class(labels, 10, 7, 1235, "train set");
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);
-}
-
-TEST(SamplePerClass, PinnedValues) {
-  // The sample depends only on std::mt19937_64 (fully specified by the
-  // standard) and our own Fisher-Yates, so it is the same with every compiler
-  // and standard library. Pinned here so that a change to the algorithm, which
-  // would silently change which examples earlier results measured, is seen.
-  std::vector<int64_t> labels(30);
-  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 3);
-  const auto s = stiffness::sample_per_class(labels, 3, 2, 7, "train set");
-  EXPECT_EQ(s, (std::vector<int64_t>{15, 21, 13, 25, 5, 23}));
-}
-
-TEST(SamplePerClass, WholeClassWhenExactlyEnough) {
-  const auto labels = uneven_labels(4);  // class 0 has exactly 20 examples
-  const auto s = stiffness::sample_per_class(labels, 4, 20, 9, "train set");
-  std::vector<int64_t> class0;
-  for (size_t i = 0; i < labels.size(); ++i)
-    if (labels[i] == 0) class0.push_back(static_cast<int64_t>(i));
-  EXPECT_EQ(std::vector<int64_t>(s.begin(), s.begin() + 20), class0);
-}
-
-TEST(SamplePerClass, Unbiased) {
-  // Over many seeds, every example of a 10-example class is picked with
-  // probability 3/10. A biased shuffle (e.g. swapping with j in [0, n) rather
-  // than [i, n)) fails this.
-  std::vector<int64_t> labels(10, 0);
-  std::vector<int> picked(10, 0);
-  const int trials = 4000;
-  for (int seed = 0; seed < trials; ++seed)
-    for (int64_t i : stiffness::sample_per_class(labels, 1, 3, static_cast<uint64_t>(seed), "train set"))
-      ++picked[static_cast<size_t>(i)];
-  for (int i = 0; i < 10; ++i) {
-    // Expected 1200, standard deviation about 29.
-    EXPECT_NEAR(picked[i], trials * 3 / 10, 150) << "example " << i;
-  }
-}
-
-TEST(SamplePerClass, HundredClasses) {
-  // CIFAR-100 sized: 100 classes of uneven size (30 + c % 17), interleaved;
-  // 30 per class gives 3000 examples, sorted by (class, index), no repeats.
-  std::vector<int64_t> labels;
-  for (int round = 0; round < 47; ++round)
-    for (int c = 0; c < 100; ++c)
-      if (round < 30 + c % 17) labels.push_back(c);
-  const auto s = stiffness::sample_per_class(labels, 100, 30, 2024, "train set");
-  ASSERT_EQ(s.size(), 3000u);
-  for (size_t i = 0; i < s.size(); ++i) {
-    ASSERT_EQ(labels[static_cast<size_t>(s[i])], static_cast<int64_t>(i / 30)) << "position " << i;
-    if (i % 30 != 0) EXPECT_LT(s[i - 1], s[i]) << "position " << i;
-  }
-  EXPECT_EQ(std::set<int64_t>(s.begin(), s.end()).size(), 3000u);
-  EXPECT_EQ(s, stiffness::sample_per_class(labels, 100, 30, 2024, "train set"));
-  EXPECT_NE(s, stiffness::sample_per_class(labels, 100, 30, 2025, "train set"));
-  // Classes with exactly 30 examples (c % 17 == 0) are taken whole.
-  std::vector<int64_t> class17;
-  for (size_t i = 0; i < labels.size(); ++i)
-    if (labels[i] == 17) class17.push_back(static_cast<int64_t>(i));
-  ASSERT_EQ(class17.size(), 30u);
-  EXPECT_EQ(std::vector<int64_t>(s.begin() + 17 * 30, s.begin() + 18 * 30), class17);
-  // 31 per class is too many for class 0.
-  expect_error([&] { stiffness::sample_per_class(labels, 100, 31, 1, "train set"); },
-               {"train set: class 0 has 30 examples, 31 per class requested"});
-}
-
-TEST(SamplePerClass, Errors) {
-  const auto labels = uneven_labels(5);
-  expect_error([&] { stiffness::sample_per_class(labels, 5, 0, 1, "train set"); },
-               {"train set: examples per class must be positive, got 0"});
-  expect_error([&] { stiffness::sample_per_class(labels, 5, -3, 1, "train set"); },
-               {"train set: examples per class must be positive, got -3"});
-
-  // Class 3 with 12 examples, the others with 60.
-  std::vector<int64_t> few;
-  for (int c = 0; c < 5; ++c)
-    for (int i = 0; i < (c == 3 ? 12 : 60); ++i) few.push_back(c);
-  expect_error([&] { stiffness::sample_per_class(few, 5, 50, 1, "validation set"); },
-               {"validation set: class 3 has 12 examples, 50 per class requested"});
-  // A class with no example at all.
-  expect_error([&] { stiffness::sample_per_class(few, 6, 1, 1, "train set"); },
-               {"train set: class 5 has 0 examples, 1 per class requested"});
-  // Labels outside [0, num_classes).
-  expect_error([&] { stiffness::sample_per_class(few, 4, 1, 1, "train set"); },
-               {"train set", "out of range", "found 4"});
-}
-
-// --- The real Fashion-MNIST, installed by scripts/install-deps.sh ---
-
-TEST(FashionMnist, RealFiles) {
-  const std::string dir = "/usr/share/datasets/fashion-mnist";
-  if (!fs::exists(dir)) GTEST_SKIP() << dir << " not installed (Debian package dataset-fashion-mnist)";
-  struct Expect {
-    const char* prefix;
-    int64_t n, per_class;
+TEST_F(Dispatch, Idx) {
+  auto idx = [](const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
+    std::vector<uint8_t> out = {0, 0, 8, static_cast<uint8_t>(dims.size())};
+    for (uint32_t d : dims)
+      for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(d >> s));
+    out.insert(out.end(), data.begin(), data.end());
+    return out;
   };
-  for (const Expect& e : {Expect{"train", 60000, 6000}, Expect{"t10k", 10000, 1000}}) {
-    SCOPED_TRACE(e.prefix);
-    const auto set = stiffness::load_mnist(dir, e.prefix, 10);
-    EXPECT_EQ(set.n, e.n);
-    EXPECT_EQ(set.channels, 1);
-    EXPECT_EQ(set.height, 28);
-    EXPECT_EQ(set.width, 28);
-    EXPECT_EQ(set.num_classes, 10);
-    ASSERT_EQ(set.pixels.size(), static_cast<size_t>(e.n * 28 * 28));
-    ASSERT_EQ(set.labels.size(), static_cast<size_t>(e.n));
-    std::vector<int64_t> counts(10, 0);
-    for (int64_t y : set.labels) {
-      ASSERT_GE(y, 0);
-      ASSERT_LT(y, 10);
-      ++counts[static_cast<size_t>(y)];
-    }
-    for (int c = 0; c < 10; ++c) EXPECT_EQ(counts[c], e.per_class) << "class " << c;
-    const auto [lo, hi] = std::minmax_element(set.pixels.begin(), set.pixels.end());
-    EXPECT_EQ(*lo, 0.0f);
-    EXPECT_EQ(*hi, 1.0f);
-    const auto s = stiffness::sample_per_class(set.labels, 10, 100, 0, e.prefix);
-    EXPECT_EQ(s.size(), 1000u);
-  }
+  write_raw(path("train-images-idx3-ubyte"), idx({3, 2, 2}, std::vector<uint8_t>(12, 255)));
+  write_raw(path("train-labels-idx1-ubyte"), idx({3}, {0, 4, 2}));
+  write_raw(path("t10k-images-idx3-ubyte"), idx({2, 2, 2}, std::vector<uint8_t>(8, 0)));
+  write_raw(path("t10k-labels-idx1-ubyte"), idx({2}, {1, 6}));
+  DataSpec spec;
+  spec.path = dir_;
+  const DataSets d = stiffness::load_dataset(spec);  // defaults: idx, 10 classes
+  EXPECT_EQ(d.train.n, 3);
+  EXPECT_EQ(d.val.n, 2);
+  EXPECT_EQ(d.train.num_classes, 10);
+  EXPECT_EQ(d.val.labels, (std::vector<int64_t>{1, 6}));
+  spec.num_classes = 0;  // from the data: 1 + largest label of both splits
+  const DataSets e = stiffness::load_dataset(spec);
+  EXPECT_EQ(e.train.num_classes, 7);
+  EXPECT_EQ(e.val.num_classes, 7);
+  spec.num_classes = 5;
+  expect_error([&] { stiffness::load_dataset(spec); }, {"t10k-labels-idx1-ubyte", "out of range", "found 6"});
+}
+
+TEST_F(Dispatch, Cifar) {
+  write_cifar10(path("c10"));
+  write_cifar100(path("c100"));
+  DataSpec spec;
+  spec.format = "cifar10";
+  spec.path = path("c10");
+  DataSets d = stiffness::load_dataset(spec);
+  EXPECT_EQ(d.train.n, 11);
+  EXPECT_EQ(d.val.n, 4);
+  spec.num_classes = 0;
+  EXPECT_EQ(stiffness::load_dataset(spec).val.num_classes, 10);
+  spec.num_classes = 7;
+  expect_error([&] { stiffness::load_dataset(spec); }, {"--num-classes", "cifar10 has 10 classes", "got 7"});
+
+  spec.format = "cifar100";
+  spec.path = path("c100");
+  spec.num_classes = 10;  // the default does not fit CIFAR-100
+  expect_error([&] { stiffness::load_dataset(spec); }, {"--num-classes", "cifar100 has 100 classes", "got 10"});
+  spec.num_classes = 100;
+  d = stiffness::load_dataset(spec);
+  EXPECT_EQ(d.train.n, 9);
+  EXPECT_EQ(d.val.n, 3);
+  EXPECT_EQ(d.train.num_coarse, 20);
+  spec.num_coarse = 5;
+  expect_error([&] { stiffness::load_dataset(spec); }, {"--num-coarse", "synthetic"});
+}
+
+TEST_F(Dispatch, Hdf5) {
+  const std::string p = path("d.h5");
+  write_h5(p, [](hid_t root) {
+    put_split(root, "train", 6, {1, 2, 2}, 3, 2);
+    put_split(root, "val", 3, {1, 2, 2}, 3, 2);
+  });
+  DataSpec spec;
+  spec.format = "hdf5";
+  spec.path = p;
+  spec.num_classes = 0;
+  const DataSets d = stiffness::load_dataset(spec);
+  EXPECT_EQ(d.train.n, 6);
+  EXPECT_EQ(d.train.num_classes, 3);
+  EXPECT_EQ(d.val.num_coarse, 2);
+  spec.path = "";
+  expect_error([&] { stiffness::load_dataset(spec); }, {"hdf5", "path"});
+}
+
+TEST(DispatchSynthetic, Synthetic) {
+  DataSpec spec;
+  spec.format = "synthetic";
+  spec.num_classes = 0;  // 10
+  spec.num_coarse = 5;
+  spec.seed = 9;
+  spec.synthetic_train_per_class = 4;
+  spec.synthetic_val_per_class = 2;
+  spec.synthetic_size = 6;
+  const DataSets d = stiffness::load_dataset(spec);
+  EXPECT_EQ(d.train.n, 40);
+  EXPECT_EQ(d.val.n, 20);
+  EXPECT_EQ(d.train.channels, 1);
+  EXPECT_EQ(d.train.height, 6);
+  EXPECT_EQ(d.train.width, 6);
+  EXPECT_EQ(d.train.num_classes, 10);
+  EXPECT_EQ(d.train.num_coarse, 5);
+  stiffness::SyntheticSpec s;
+  s.num_coarse = 5;
+  s.seed = 9;
+  s.train_per_class = 4;
+  s.val_per_class = 2;
+  s.height = s.width = 6;
+  EXPECT_EQ(stiffness::make_synthetic(s).train.pixels, d.train.pixels);
 }
 
 }  // namespace

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "stiffness/app/aggregate.hpp"
 #include "stiffness/runtime/comm.hpp"
+#include "stiffness/io/run_reader.hpp"
 
 namespace stiffness {
 

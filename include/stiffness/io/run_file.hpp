@@ -1,5 +1,6 @@
-// The run's ONE output file (layout in docs/output-format.md). All ranks
-// write it together through parallel HDF5. It is written as
+// The writer of the run's ONE output file (layout in docs/output-format.md;
+// names and format version in run_schema.hpp; the reader in run_reader.hpp).
+// All ranks write it together through parallel HDF5. It is written as
 // `<output>.partial` and renamed to `<output>` only after every rank has
 // closed it successfully, so a crash never leaves a file that looks complete;
 // measurements finished before a crash stay readable in the .partial file.
@@ -28,12 +29,6 @@ struct RunInfo {
   std::string k_dtype = "float64";  // stored precision of K (@gram_dtype)
   std::string store_k = "every";    // which measurements store K (@store_k, as configured)
 };
-
-// The layout's version, in @format = "stiffness/<version>". 2: K may be
-// float32 (@gram_dtype) or absent from a measurement (@K_stored = 0,
-// --store-k); @peak_rss_mb per measurement; xi only inside the data, with its
-// status, the fit range and the half-stiffness length. 1: none of these.
-constexpr int64_t kFormatVersion = 3;
 
 struct SampleArrays {
   std::vector<int64_t> index, label;  // dataset index (within its split) and class label
@@ -115,7 +110,8 @@ class OutputFile {
                          const std::vector<NamedArray>& params);
   // Marks complete, closes on all ranks, agrees that all succeeded, renames.
   void finish();
-  // Closes the file on all ranks, leaving it as `.partial` (preemption).
+  // Closes the file on all ranks, leaving it as `.partial` (preemption); a
+  // measurement begun and not ended is left as `measurement_in_progress`.
   void suspend();
   const std::string& partial_path() const { return partial_; }
   int64_t measurements() const { return count_; }
