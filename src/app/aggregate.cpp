@@ -21,6 +21,7 @@
 
 #include "stiffness/runtime/error.hpp"
 #include "stiffness/io/h5.hpp"
+#include "stiffness/runtime/parse.hpp"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -43,13 +44,6 @@ const std::vector<std::string> kPairSetOrder{"train_train", "train_val", "val_va
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 const char* kPartialWarning = "incomplete run (still being written, or its job stopped before the end)";
@@ -145,21 +139,6 @@ AggregateOptions parse_aggregate_args(int argc, const char* const* argv) {
 }
 
 // -------------------------------------------------------------- reading
-
-std::map<std::string, std::string> parse_ini_text(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = trim(line.substr(0, eq));
-    if (!key.empty()) kv[key] = trim(line.substr(eq + 1));
-  }
-  return kv;
-}
 
 FoundFiles find_run_files(const std::vector<std::string>& inputs) {
   FoundFiles found;

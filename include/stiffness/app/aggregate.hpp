@@ -54,10 +54,6 @@ struct RunValues {
   std::vector<MeasurementValues> measurements;  // in file order (by step)
 };
 
-// `key = value` lines of an INI text; blank lines and '#' / ';' comments are
-// skipped, surrounding blanks trimmed. A later key replaces an earlier one.
-std::map<std::string, std::string> parse_ini_text(const std::string& text);
-
 // The files named by `inputs`: a file is taken as is; a folder is searched
 // recursively for *.h5 (checkpoint folders *.ckpt are not entered).
 // `*.partial` files (named or found) are not returned but reported in
