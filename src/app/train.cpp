@@ -47,18 +47,6 @@ std::string broadcast_string(Communicator& comm, std::string s) {
   return s;
 }
 
-// The options that shape results; a checkpoint only resumes under these.
-std::string result_options(const Config& c) {
-  std::istringstream in(to_ini(c));
-  std::string line, kept;
-  while (std::getline(in, line))
-    if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0 &&
-        line.rfind("checkpoint-minutes", 0) != 0 && line.rfind("device", 0) != 0 &&
-        line.rfind("gpu-timeout", 0) != 0 && line.rfind("panel-mb", 0) != 0)
-      kept += line + "\n";
-  return kept;
-}
-
 std::string join_args(const std::vector<std::string>& args) {
   std::string s = "stiffness";
   for (const auto& a : args) s += " " + a;
@@ -114,7 +102,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   const Config& c = s.c;
   // The device of every rank, and the communicator for its tensors (NCCL for
   // GPU buffers; host values, the checkpoint and the file stay on MPI).
-  RankDevice dev = open_device(world, c.device, c.gpu_timeout);
+  RankDevice dev = open_device(world, to_string(c.device), c.gpu_timeout);
   Communicator& comm = dev.comm(world);
   const torch::Device device = dev.choice.device;
 
@@ -133,7 +121,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   // Phase 2: data and the measured sample.
   collective_phase(comm, [&] {
     DataSpec spec;
-    spec.format = c.data_format;
+    spec.format = to_string(c.data_format);
     spec.path = c.data_dir;
     spec.num_classes = c.num_classes;
     spec.num_coarse = c.num_coarse;
@@ -146,7 +134,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
     s.val_set = std::move(sets.val);
     s.c.num_classes = s.train_set.num_classes;  // resolves 0 = from the data
     // The recorded dataset name follows the format unless given.
-    if (c.data_format != "idx" && c.dataset == "fashion-mnist") s.c.dataset = c.data_format;
+    if (c.data_format != DataFormat::idx && c.dataset == "fashion-mnist") s.c.dataset = to_string(c.data_format);
     s.train = to_tensors(s.train_set, dtype_of(c), c.train_limit, device);
     s.val = to_tensors(s.val_set, dtype_of(c), c.val_limit, device);
     s.sample = make_sample(c, s.train_set, s.val_set, s.train.size(), s.val.size(), dtype_of(c));
@@ -162,7 +150,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   });
   const int64_t N = s.sample.size();
   spdlog::info("data: {} {} ({} train, {} validation examples, {}x{}x{}, {} classes{}); sample N = {} ({} + {} per class)",
-               c.data_format, c.data_dir, s.train.size(), s.val.size(), s.train_set.channels,
+               to_string(c.data_format), c.data_dir, s.train.size(), s.val.size(), s.train_set.channels,
                s.train_set.height, s.train_set.width, c.num_classes,
                s.train_set.num_coarse ? fmt::format(" in {} super-classes", s.train_set.num_coarse) : "",
                N, c.per_class, c.val_per_class);
@@ -175,7 +163,7 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   broadcast_parameters(net, comm);
   const std::string model_desc = describe_model(net, c, s.train_set.example_size());
   spdlog::info("model: {}", model_desc);
-  const GradPlan plan = plan_gradients(net, s.sample.x[0], N, c.grad_method);
+  const GradPlan plan = plan_gradients(net, s.sample.x[0], N, to_string(c.grad_method));
   spdlog::info("per-example gradients: {}", plan.summary());
 
   const int64_t last = total_steps(c, s.train.size());
@@ -185,11 +173,11 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   std::string sched;
   for (auto st : schedule) sched += (sched.empty() ? "" : ",") + std::to_string(st);
   spdlog::info("training: {} steps, global batch {} (shards of {} to {} per rank), {} lr {}; measuring at steps {}",
-               last, c.batch_size, c.batch_size / P, (c.batch_size + P - 1) / P, c.optimizer, c.lr, sched);
+               last, c.batch_size, c.batch_size / P, (c.batch_size + P - 1) / P, to_string(c.optimizer), c.lr, sched);
 
   Trainer trainer(net, c, comm, s.train);
   install_preemption_handlers();
-  const std::string options = result_options(c);
+  const std::string options = to_ini(c, Affects::results);
   const bool resume = checkpoint_exists(c.output) && !c.overwrite;
   if (!resume && c.overwrite && rank == 0 && checkpoint_exists(c.output))
     spdlog::info("--overwrite: discarding the checkpoint in {}", checkpoint_dir(c.output));
@@ -227,8 +215,9 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   // The disk's sequential rate, to set K's write rate beside it: measured
   // when some K to be stored is large enough for the rate to matter.
   double disk_gbps = -1;
-  const double k_bytes = static_cast<double>(N) * static_cast<double>(N) * (c.k_dtype == "float32" ? 4 : 8);
-  if (c.store_k != "none" && k_bytes >= 256.0 * (1 << 20)) {
+  const double k_bytes =
+      static_cast<double>(N) * static_cast<double>(N) * static_cast<double>(dtype_size(element_type(c.k_dtype)));
+  if (c.store_k.kind != StoreK::Kind::none && k_bytes >= 256.0 * (1 << 20)) {
     collective_phase(comm, [&] {
       if (rank == 0) disk_gbps = sequential_write_gbps(c.output + ".disk-rate", int64_t{256} << 20);
     });
@@ -256,8 +245,8 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   info.num_classes = c.num_classes;
   info.n_examples = N;
   info.num_params = net->num_params();
-  info.k_dtype = c.k_dtype;
-  info.store_k = c.store_k;
+  info.k_dtype = to_string(c.k_dtype);
+  info.store_k = to_string(c.store_k);
   if (!resume) {
     out->write_run(info);
     out->write_sample(sample_arrays(s.sample));

@@ -38,10 +38,10 @@ RankDevice test_device(MpiComm& world) {
 
 Net make_net(const std::string& model, torch::Dtype dtype) {
   Config c;
-  c.model = model;
+  c.model = parse_choice<Model>(model, "model");
   c.widths = {12, 8};
   c.channels = {3, 4};
-  c.dtype = dtype == torch::kFloat64 ? "float64" : "float32";
+  c.dtype = dtype == torch::kFloat64 ? Precision::float64 : Precision::float32;
   torch::manual_seed(11);  // same on every rank
   return build_model(c, 1, 8, 8, 4);
 }
@@ -182,7 +182,7 @@ TEST(Training, ReplicasStayIdenticalAndMatchOneRank) {
   Communicator& comm = dev.comm(world);
   TensorData ddata{data.x.to(dev.choice.device), data.y.to(dev.choice.device)};
   for (std::string opt : {"adam", "sgd"}) {
-    c.optimizer = opt;
+    c.optimizer = parse_choice<Optimizer>(opt, "optimizer");
     c.batch_size = opt == "adam" ? 12 : 10;  // 10 splits unevenly over 3 and 4 ranks
     Net a = make_net("mlp", torch::kFloat64);
     Net b = make_net("mlp", torch::kFloat64);
