@@ -63,18 +63,19 @@ int main(int argc, char** argv) {
   ensure_openblas_kernels(argv);
   MpiSession mpi(&argc, &argv);
   Config c;
-  c.model = arg(argc, argv, "--model", "cnn");
+  const std::string model = arg(argc, argv, "--model", "cnn");
   const int64_t n = std::stoll(arg(argc, argv, "--pass", "128"));
   const int threads = std::stoi(arg(argc, argv, "--threads", "2"));
   const int repeat = std::stoi(arg(argc, argv, "--repeat", "5"));
   cpu_time = arg(argc, argv, "--cpu-time", "0") == "1";
-  if (c.model != "cnn" && c.model != "resnet20") {
-    std::fprintf(stderr, "conv_forms: --model: expected cnn or resnet20, got '%s'\n", c.model.c_str());
+  if (model != "cnn" && model != "resnet20") {
+    std::fprintf(stderr, "conv_forms: --model: expected cnn or resnet20, got '%s'\n", model.c_str());
     return 2;
   }
+  c.model = parse_choice<Model>(model, "model");
   torch::set_num_threads(threads);
   set_blas_threads(threads);
-  const bool cifar = c.model == "resnet20";
+  const bool cifar = c.model == Model::resnet20;
   const int64_t C = cifar ? 3 : 1, H = cifar ? 32 : 28;
   torch::manual_seed(0);
   Net net = build_model(c, C, H, H, 10);
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
     std::printf("{\"model\":\"%s\",\"layer\":\"%s\",\"pass\":%lld,\"threads\":%d,\"timer\":\"%s\",\"C\":%lld,"
                 "\"p\":%lld,\"T\":%lld,\"stride\":%lld,\"gflop\":%.4f,\"torch\":%.5f,\"grouped\":%.5f,"
                 "\"im2col\":%.5f,\"offsets\":%.5f,\"auto\":%.5f}\n",
-                c.model.c_str(), e.name.c_str(), static_cast<long long>(n), threads, cpu_time ? "cpu" : "wall",
+                to_string(c.model).c_str(), e.name.c_str(), static_cast<long long>(n), threads, cpu_time ? "cpu" : "wall",
                 static_cast<long long>(in.size(1)), static_cast<long long>(p), static_cast<long long>(T),
                 static_cast<long long>(op.stride), gflop, form(ConvRowsForm::torch), grouped,
                 form(ConvRowsForm::im2col), op.stride == 1 ? form(ConvRowsForm::offsets) : -1.0,
@@ -131,6 +132,6 @@ int main(int argc, char** argv) {
   });
   std::printf("{\"model\":\"%s\",\"pass\":%lld,\"threads\":%d,\"timer\":\"%s\",\"forward\":%.5f,"
               "\"forward_and_deltas\":%.5f}\n",
-              c.model.c_str(), static_cast<long long>(n), threads, cpu_time ? "cpu" : "wall", fwd, fwd_bwd);
+              to_string(c.model).c_str(), static_cast<long long>(n), threads, cpu_time ? "cpu" : "wall", fwd, fwd_bwd);
   return 0;
 }

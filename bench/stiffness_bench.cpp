@@ -93,7 +93,7 @@ int run_bench(int argc, char** argv) {
   const torch::Device device = dev.choice.device;
   const int P = comm.size(), r = comm.rank();
   Config c;
-  c.model = arg(argc, argv, "--model", "mlp");
+  c.model = parse_choice<Model>(arg(argc, argv, "--model", "mlp"), "model");
   const int64_t N = std::stoll(arg(argc, argv, "--n", "1000"));
   const std::string method = arg(argc, argv, "--method", "auto");
   const bool warmup = arg(argc, argv, "--warmup", "1") == "1";
@@ -105,7 +105,7 @@ int run_bench(int argc, char** argv) {
   set_blas_threads(threads);
 
   // ResNet20 on CIFAR-sized inputs, the MLP and CNN on Fashion-MNIST-sized ones.
-  const bool cifar = c.model == "resnet20";
+  const bool cifar = c.model == Model::resnet20;
   const int64_t C = cifar ? 3 : 1, H = cifar ? 32 : 28;
   torch::manual_seed(0);
   Net net = build_model(c, C, H, H, 10);
@@ -136,7 +136,7 @@ int run_bench(int argc, char** argv) {
       std::printf("{\"model\":\"%s\",\"arch\":\"%s\",\"N\":%lld,\"ranks\":%d,\"method\":\"%s\","
                   "\"skipped\":\"needs about %.1f GB per rank (budget %.1f GB) and %.3g TFLOP for the "
                   "Gram (budget %.3g)\"}\n",
-                  c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, method.c_str(), need_gb,
+                  to_string(c.model).c_str(), arch.c_str(), static_cast<long long>(N), P, method.c_str(), need_gb,
                   mem_budget_gb, need_tflop, max_tflop);
     return 0;
   }
@@ -209,7 +209,7 @@ int run_bench(int argc, char** argv) {
         "\"grad_gflop\":%.3f,\"grad_gflops\":%.2f,\"gram_gflop\":%.3f,\"floor_seconds\":%.4f,\"vs_floor\":%.2f,"
         "\"rel_err_vs_loop\":%.3g,\"bytes_sent\":%lld,\"ring_gbps\":%.3f,"
         "\"blas_core\":\"%s\",\"plan\":\"%s\"}\n",
-        c.model.c_str(), arch.c_str(), static_cast<long long>(N), P, device.str().c_str(), threads, method.c_str(),
+        to_string(c.model).c_str(), arch.c_str(), static_cast<long long>(N), P, device.str().c_str(), threads, method.c_str(),
         repeat, seconds, grad_seconds, pairs / seconds, flops / seconds / 1e9, flops / seconds / 1e12, gemm_total,
         rss, dev_mb, gflop_grad, grad_seconds > 0 ? gflop_grad / grad_seconds : 0.0, gflop_gram, floor_s,
         seconds / floor_s, rel, static_cast<long long>(bytes), ring_s > 0 ? bytes / ring_s / 1e9 : 0.0,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "stiffness/runtime/error.hpp"
 #include "stiffness/runtime/parse.hpp"
 
 namespace stiffness {
@@ -26,13 +27,45 @@ std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_step
   return steps;
 }
 
-bool stores_k(const std::string& rule, int64_t step, int64_t last_measured, int64_t n_examples) {
-  if (rule == "every") return true;
-  if (rule == "none") return false;
-  if (rule == "last") return step == last_measured;
-  if (rule == "auto") return n_examples <= kStoreAllUpTo || step == last_measured;
-  const auto steps = parse_int_list(rule, "--store-k");
-  return std::find(steps.begin(), steps.end(), step) != steps.end();
+StoreK parse_store_k(const std::string& text) {
+  StoreK r;
+  if (text == "every") r.kind = StoreK::Kind::every;
+  else if (text == "last") r.kind = StoreK::Kind::last;
+  else if (text == "none") r.kind = StoreK::Kind::none;
+  else if (text == "auto") r.kind = StoreK::Kind::automatic;
+  else {
+    r.kind = StoreK::Kind::steps;
+    try {
+      r.steps = parse_int_list(text, "store-k");
+    } catch (const Error&) {
+      STIFF_THROW("--store-k: expected every, last, none, auto or a comma list of steps, got '" + text + "'");
+    }
+  }
+  return r;
+}
+
+std::string to_string(const StoreK& rule) {
+  switch (rule.kind) {
+    case StoreK::Kind::every: return "every";
+    case StoreK::Kind::last: return "last";
+    case StoreK::Kind::none: return "none";
+    case StoreK::Kind::automatic: return "auto";
+    case StoreK::Kind::steps: break;
+  }
+  std::string s;
+  for (size_t i = 0; i < rule.steps.size(); ++i) s += (i ? "," : "") + std::to_string(rule.steps[i]);
+  return s;
+}
+
+bool stores_k(const StoreK& rule, int64_t step, int64_t last_measured, int64_t n_examples) {
+  switch (rule.kind) {
+    case StoreK::Kind::every: return true;
+    case StoreK::Kind::none: return false;
+    case StoreK::Kind::last: return step == last_measured;
+    case StoreK::Kind::automatic: return n_examples <= kStoreAllUpTo || step == last_measured;
+    case StoreK::Kind::steps: break;
+  }
+  return std::find(rule.steps.begin(), rule.steps.end(), step) != rule.steps.end();
 }
 
 }  // namespace stiffness

@@ -19,6 +19,7 @@
 
 #include "stiffness/runtime/error.hpp"
 #include "stiffness/app/csv.hpp"
+#include "stiffness/runtime/parse.hpp"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -35,13 +36,6 @@ const std::vector<std::string> kFixedColumns{
     "ranks",          "step",           "epoch",        "train_loss",  "train_accuracy",
     "val_loss",       "val_accuracy",   "pair_set",     "within_cosine", "between_cosine",
     "within_sign",    "between_sign",   "xi",           "xi_status",   "half_length"};
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 // A script of share/stiffness (`name`): $STIFFNESS_SHARE_DIR, then <exe dir>/../share/stiffness
 // (an installed tree), then the source tree this binary was built from.
@@ -131,23 +125,6 @@ AggregateOptions parse_aggregate_args(int argc, const char* const* argv) {
   STIFF_CHECK(!o.inputs.empty(), "no input: name run files or folders of them (see --help)");
   STIFF_CHECK(!o.output_dir.empty(), "--output-dir: must not be empty");
   return o;
-}
-
-// -------------------------------------------------------------- config text
-
-std::map<std::string, std::string> parse_ini_text(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = trim(line.substr(0, eq));
-    if (!key.empty()) kv[key] = trim(line.substr(eq + 1));
-  }
-  return kv;
 }
 
 // -------------------------------------------------------------- CSV

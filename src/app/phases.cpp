@@ -73,7 +73,7 @@ std::optional<Config> parse_options(MpiComm& world, int argc, const char* const*
 
 Devices open_devices(MpiComm& world, const Config& c) {
   Devices d;
-  d.rank = open_device(world, c.device, c.gpu_timeout);
+  d.rank = open_device(world, to_string(c.device), c.gpu_timeout);
   d.device = d.rank.choice.device;
   d.threads = configure_threads(c, node_local_size(world.get()));
   const int P = world.size();
@@ -93,7 +93,7 @@ Data load_data(Communicator& comm, Config& c, torch::Device device) {
   Data d;
   collective_phase(comm, [&] {
     DataSpec spec;
-    spec.format = c.data_format;
+    spec.format = to_string(c.data_format);
     spec.path = c.data_dir;
     spec.num_classes = c.num_classes;
     spec.num_coarse = c.num_coarse;
@@ -106,7 +106,7 @@ Data load_data(Communicator& comm, Config& c, torch::Device device) {
     d.val_set = std::move(sets.val);
     c.num_classes = d.train_set.num_classes;  // resolves 0 = from the data
     // The recorded dataset name follows the format unless given.
-    if (c.data_format != "idx" && c.dataset == "fashion-mnist") c.dataset = c.data_format;
+    if (c.data_format != DataFormat::idx && c.dataset == "fashion-mnist") c.dataset = to_string(c.data_format);
     d.train = to_tensors(d.train_set, dtype_of(c), c.train_limit, device);
     d.val = to_tensors(d.val_set, dtype_of(c), c.val_limit, device);
     d.sample = make_sample(c, d.train_set, d.val_set, d.train.size(), d.val.size(), dtype_of(c));
@@ -120,15 +120,15 @@ Data load_data(Communicator& comm, Config& c, torch::Device device) {
                     std::to_string(d.train.size()) + " examples)");
   });
   spdlog::info("data: {} {} ({} train, {} validation examples, {}x{}x{}, {} classes{}); sample N = {} ({} + {} per class)",
-               c.data_format, c.data_dir, d.train.size(), d.val.size(), d.train_set.channels,
+               to_string(c.data_format), c.data_dir, d.train.size(), d.val.size(), d.train_set.channels,
                d.train_set.height, d.train_set.width, c.num_classes,
                d.train_set.num_coarse ? fmt::format(" in {} super-classes", d.train_set.num_coarse) : "",
                d.sample.size(), c.per_class, c.val_per_class);
   return d;
 }
 
-Model build_net(Communicator& comm, const Config& c, const Data& data, torch::Device device) {
-  Model m;
+Network build_net(Communicator& comm, const Config& c, const Data& data, torch::Device device) {
+  Network m;
   // Replicas start identical: same seed everywhere, then rank 0's values.
   torch::manual_seed(c.seed);
   // Built on the CPU from the seed, then moved: the same initial model on any device.
@@ -138,7 +138,7 @@ Model build_net(Communicator& comm, const Config& c, const Data& data, torch::De
   m.description = describe_model(m.net, c, data.train_set.example_size());
   m.num_params = m.net->num_params();
   spdlog::info("model: {}", m.description);
-  m.plan = plan_gradients(m.net, data.sample.x[0], data.sample.size(), c.grad_method);
+  m.plan = plan_gradients(m.net, data.sample.x[0], data.sample.size(), to_string(c.grad_method));
   spdlog::info("per-example gradients: {}", m.plan.summary());
   return m;
 }
@@ -159,8 +159,8 @@ MeasurePlan plan_measurements(MpiComm& world, Communicator& comm, const Config& 
   // The disk's rate sets K's write rate in context; measuring it costs a
   // 256 MB write, worth it only when some stored K is at least as large.
   const double k_bytes = static_cast<double>(n_examples) * static_cast<double>(n_examples) *
-                         static_cast<double>(dtype_size(c.k_dtype == "float32" ? DType::f32 : DType::f64));
-  if (c.store_k != "none" && k_bytes >= 256.0 * (1 << 20)) {
+                         static_cast<double>(dtype_size(element_type(c.k_dtype)));
+  if (c.store_k.kind != StoreK::Kind::none && k_bytes >= 256.0 * (1 << 20)) {
     collective_phase(comm, [&] {
       if (world.rank() == 0) plan.disk_gbps = sequential_write_gbps(c.output + ".disk-rate", int64_t{256} << 20);
     });
@@ -171,7 +171,7 @@ MeasurePlan plan_measurements(MpiComm& world, Communicator& comm, const Config& 
   return plan;
 }
 
-RunInfo describe_run(Communicator& comm, const Config& c, const Data& data, const Model& model, int threads) {
+RunInfo describe_run(Communicator& comm, const Config& c, const Data& data, const Network& model, int threads) {
   RunInfo info;
   info.version = STIFFNESS_VERSION;
   info.git_hash = STIFFNESS_GIT_HASH;
@@ -192,8 +192,8 @@ RunInfo describe_run(Communicator& comm, const Config& c, const Data& data, cons
   info.num_classes = c.num_classes;
   info.n_examples = data.sample.size();
   info.num_params = model.num_params;
-  info.k_dtype = c.k_dtype;
-  info.store_k = c.store_k;
+  info.k_dtype = to_string(c.k_dtype);
+  info.store_k = to_string(c.store_k);
   return info;
 }
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "stiffness/runtime/error.hpp"
-#include "stiffness/app/aggregate.hpp"  // parse_ini_text only, until it moves to the config layer
+#include "stiffness/runtime/parse.hpp"
 #include "stiffness/app/csv.hpp"
 
 namespace po = boost::program_options;

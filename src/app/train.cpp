@@ -5,7 +5,6 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 
 #include "stiffness/analysis/schedule.hpp"
 #include "stiffness/app/phases.hpp"
@@ -22,18 +21,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// The options that shape results; a checkpoint only resumes under these.
-std::string result_options(const Config& c) {
-  std::istringstream in(to_ini(c));
-  std::string line, kept;
-  while (std::getline(in, line))
-    if (line.rfind("threads", 0) != 0 && line.rfind("progress-seconds", 0) != 0 &&
-        line.rfind("checkpoint-minutes", 0) != 0 && line.rfind("device", 0) != 0 &&
-        line.rfind("gpu-timeout", 0) != 0 && line.rfind("panel-mb", 0) != 0)
-      kept += line + "\n";
-  return kept;
-}
-
 // The training length and the steps measured at, logged.
 struct TrainingPlan {
   int64_t last = 0;                // the last optimiser step
@@ -47,7 +34,7 @@ TrainingPlan plan_training(const Config& c, int64_t train_size, int ranks) {
   std::string sched;
   for (auto st : t.schedule) sched += (sched.empty() ? "" : ",") + std::to_string(st);
   spdlog::info("training: {} steps, global batch {} (shards of {} to {} per rank), {} lr {}; measuring at steps {}",
-               t.last, c.batch_size, c.batch_size / ranks, (c.batch_size + ranks - 1) / ranks, c.optimizer, c.lr,
+               t.last, c.batch_size, c.batch_size / ranks, (c.batch_size + ranks - 1) / ranks, to_string(c.optimizer), c.lr,
                sched);
   return t;
 }
@@ -95,14 +82,15 @@ int run_train(MpiComm& world, int argc, const char* const* argv) {
   Devices dev = open_devices(world, c);
   Communicator& comm = dev.comm(world);
   Data data = load_data(comm, c, dev.device);
-  Model model = build_net(comm, c, data, dev.device);
+  Network model = build_net(comm, c, data, dev.device);
   const int64_t N = data.sample.size();
 
   // Training: the schedule, the optimiser, the output file (new or resumed).
   const TrainingPlan training = plan_training(c, data.train.size(), world.size());
   Trainer trainer(model.net, c, comm, data.train);
   install_preemption_handlers();
-  const std::string options = result_options(c);
+  // The options that shape results: a checkpoint only resumes under these.
+  const std::string options = to_ini(c, Affects::results);
   RunFile run = open_run_file(world, comm, c, options, model.net, trainer);
   OutputFile& out = *run.out;
   const MeasurePlan plan = plan_measurements(world, comm, c, N);

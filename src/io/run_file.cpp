@@ -177,7 +177,7 @@ int64_t OutputFile::write_k(const std::vector<h5::Block2D>& blocks) {
   STIFF_CHECK(k_, "output: write_k without a stored K (begin_measurement)");
   k_->write_blocks(blocks);
   int64_t bytes = 0;
-  for (const auto& b : blocks) bytes += static_cast<int64_t>(b.rows * b.cols) * (k_type_ == DType::f32 ? 4 : 8);
+  for (const auto& b : blocks) bytes += static_cast<int64_t>(b.rows * b.cols) * static_cast<int64_t>(dtype_size(k_type_));
   return bytes;
 }
 

@@ -79,8 +79,8 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
 
   // 2. K is written only at the measurements --store-k selects, in --k-dtype.
   const bool store = stores_k(ctx.c.store_k, step, ctx.last_measured, N);
-  const auto k_type = ctx.c.k_dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
-  const DType k_dtype = k_type == torch::kFloat32 ? DType::f32 : DType::f64;
+  const DType k_dtype = element_type(ctx.c.k_dtype);
+  const auto k_type = k_dtype == DType::f32 ? torch::kFloat32 : torch::kFloat64;
   out.begin_measurement(N, store, k_dtype);
 
   // 3. The ring, panel by panel, through the sinks; then the panel is freed.
@@ -148,10 +148,10 @@ MeasureSummary measure(const MeasureContext& ctx, int64_t step, double epoch, Ou
       sum.results.distance[kTrainTrain].xi_linear_cosine, sum.results.distance[kTrainTrain].xi_linear_cosine_status,
       sum.results.distance[kTrainTrain].half_length_cosine, info.peak_rss_mb / 1024,
       info.device_memory_mb >= 0 ? fmt::format(", GPU memory {:.2f} GB", info.device_memory_mb / 1024) : "",
-      store ? "" : "; K not stored (--store-k " + ctx.c.store_k + ")");
+      store ? "" : "; K not stored (--store-k " + to_string(ctx.c.store_k) + ")");
   if (store)
     spdlog::info("K ({}, {:.2f} GB) written in {} MB panels at {:.3f} GB/s; the disk's sequential rate: {}",
-                 ctx.c.k_dtype, static_cast<double>(N) * N * dtype_size(k_dtype) / 1e9, ctx.panel_mb, info.write_gbps,
+                 to_string(ctx.c.k_dtype), static_cast<double>(N) * N * dtype_size(k_dtype) / 1e9, ctx.panel_mb, info.write_gbps,
                  ctx.disk_gbps > 0 ? fmt::format("{:.3f} GB/s (measured at start)", ctx.disk_gbps)
                                    : std::string("not measured (K under 256 MB)"));
   return sum;

@@ -228,7 +228,7 @@ void NetImpl::add_script(const std::string& path) {
 }
 
 torch::Dtype dtype_of(const Config& c) {
-  return c.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+  return c.dtype == Precision::float64 ? torch::kFloat64 : torch::kFloat32;
 }
 
 namespace {
@@ -268,8 +268,8 @@ void build_cnn(NetImpl& net, const Config& c, int64_t in, int64_t h, int64_t w, 
 // parameter-free "option A" shortcuts, global average pooling, one dense
 // layer. As in the paper, without BatchNorm by default.
 void build_resnet20(NetImpl& net, const Config& c, int64_t in, int64_t classes) {
-  const bool norm = c.norm != "none";
-  const NormKind nk = c.norm == "batch" ? NormKind::batch : NormKind::group;
+  const bool norm = c.norm != Norm::none;
+  const NormKind nk = c.norm == Norm::batch ? NormKind::batch : NormKind::group;
   auto conv_norm = [&](const std::string& name, int64_t cin, int64_t cout, int64_t stride) {
     net.add_conv(name, cin, cout, 3, stride, 1, /*bias=*/!norm);
     if (norm) net.add_norm(name + "_norm", nk, cout, std::min<int64_t>(c.norm_groups, cout));
@@ -324,41 +324,36 @@ void build_transformer(NetImpl& net, const Config& c, int64_t len, int64_t class
 
 Net build_model(const Config& c, int64_t channels, int64_t height, int64_t width, int64_t classes) {
   Net net;
-  if (c.model == "mlp")
-    build_mlp(*net, c, channels * height * width, classes);
-  else if (c.model == "cnn")
-    build_cnn(*net, c, channels, height, width, classes);
-  else if (c.model == "resnet20")
-    build_resnet20(*net, c, channels, classes);
-  else if (c.model == "transformer")
-    build_transformer(*net, c, channels * height * width, classes);
-  else if (c.model == "torchscript")
-    net->add_script(c.script);
-  else
-    STIFF_THROW("--model: unknown model '" + c.model + "', expected mlp, cnn, resnet20, transformer or torchscript");
+  switch (c.model) {
+    case Model::mlp: build_mlp(*net, c, channels * height * width, classes); break;
+    case Model::cnn: build_cnn(*net, c, channels, height, width, classes); break;
+    case Model::resnet20: build_resnet20(*net, c, channels, classes); break;
+    case Model::transformer: build_transformer(*net, c, channels * height * width, classes); break;
+    case Model::torchscript: net->add_script(c.script); break;
+  }
   net->to(dtype_of(c));
   return net;
 }
 
 std::string describe_model(Net& net, const Config& c, int64_t in_features) {
-  std::string s = c.model + " ";
-  if (c.model == "mlp") {
+  std::string s = to_string(c.model) + " ";
+  if (c.model == Model::mlp) {
     s += std::to_string(in_features);
     for (auto w : c.widths) s += "-" + std::to_string(w);
     s += "-" + std::to_string(c.num_classes);
-  } else if (c.model == "cnn") {
+  } else if (c.model == Model::cnn) {
     s += "conv";
     for (auto w : c.channels) s += "-" + std::to_string(w);
     s += ", dense-" + std::to_string(c.num_classes);
-  } else if (c.model == "resnet20") {
-    s += "v1, norm " + c.norm + (c.norm == "batch" ? " (measured with running statistics)" : "");
-  } else if (c.model == "transformer") {
+  } else if (c.model == Model::resnet20) {
+    s += "v1, norm " + to_string(c.norm) + (c.norm == Norm::batch ? " (measured with running statistics)" : "");
+  } else if (c.model == Model::transformer) {
     s += std::to_string(c.layers) + " layers, dim " + std::to_string(c.embed_dim) + ", " +
          std::to_string(c.heads) + " heads, vocab " + std::to_string(c.vocab_size);
   } else {
     s += c.script;
   }
-  s += ", " + std::to_string(net->num_params()) + " parameters, " + c.dtype;
+  s += ", " + std::to_string(net->num_params()) + " parameters, " + to_string(c.dtype);
   return s;
 }
 

@@ -94,7 +94,7 @@ Trainer::Trainer(Net net, const Config& c, Communicator& comm, const TensorData&
               "--batch-size: " + std::to_string(c.batch_size) + " is larger than the training set (" +
                   std::to_string(train.size()) + " examples)");
   steps_per_epoch_ = std::max<int64_t>(1, train.size() / c.batch_size);
-  if (c.optimizer == "adam")
+  if (c.optimizer == Optimizer::adam)
     opt_ = std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(c.lr));
   else
     opt_ = std::make_unique<torch::optim::SGD>(net_->parameters(),

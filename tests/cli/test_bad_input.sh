@@ -239,11 +239,13 @@ H="$TMP/log/help.out"
 ((rc == 0)) || fail "train --help exited $rc"
 n=$(grep -c '^usage: stiffness train' "$H")
 ((n == 1)) || fail "train --help on 2 ranks printed the usage $n times, expected once"
-# Every option the source declares is listed.
-opts=$(sed -n '/describe_options(/,/^}/p' "$STIFFNESS_SRC/src/core/config.cpp" | grep -o '^ *("[a-z][a-z0-9-]*' | tr -d ' ("')
-[[ -n $opts ]] || fail "could not read the option list from src/core/config.cpp"
+# Every option of the option table is listed.
+TABLE="$STIFFNESS_SRC/src/config/options.cpp"
+opts=$(sed -n '/make_table()/,/^}/p' "$TABLE" | grep -oE '^ *(with_short\(.{3}, )?[a-z_]+\("[a-z][a-z0-9-]*"' |
+  grep -oE '"[a-z0-9-]+"' | tr -d '"')
+(($(wc -w <<<"$opts") > 40)) || fail "could not read the option list from $TABLE"
 for o in $opts; do
-  grep -Eq -- "--$o( |$)" "$H" || fail "train --help does not list --$o (binary older than src/core/config.cpp?)"
+  grep -Eq -- "--$o( |$)" "$H" || fail "train --help does not list --$o (binary older than $TABLE?)"
 done
 for d in "--lr arg (=0.001)" "--per-class arg (=50)" "--val-per-class arg (=50)" "--grad-method arg (=auto)" \
          "--batch-size arg (=32)" "--model arg (=mlp)" "--dtype arg (=float32)" "--widths arg (=500,300,100)" \

@@ -29,14 +29,14 @@ const torch::Device kGpu(torch::kCUDA, 0);
 
 Config config_of(const Case& cs) {
   Config c;
-  c.model = cs.model;
+  c.model = parse_choice<Model>(cs.model, "model");
   c.widths = {64, 32};
   c.channels = {8, 16, 16};
   c.vocab_size = 11;
   c.embed_dim = 16;
   c.heads = 2;
   c.layers = 1;
-  c.dtype = cs.dtype == torch::kFloat64 ? "float64" : "float32";
+  c.dtype = cs.dtype == torch::kFloat64 ? Precision::float64 : Precision::float32;
   return c;
 }
 

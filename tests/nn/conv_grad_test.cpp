@@ -117,9 +117,9 @@ TEST(ConvChannelsLast, ResNet20Float32TakesItAndMatchesFloat64Loop) {
   // positions channels-last; the Gram must still be the float64 loop's.
   torch::manual_seed(6);
   Config c;
-  c.model = "resnet20";
-  c.norm = "none";
-  c.dtype = "float32";
+  c.model = Model::resnet20;
+  c.norm = Norm::none;
+  c.dtype = Precision::float32;
   auto net = build_model(c, 3, 16, 16, 10);
   auto x = torch::randn({4, 3, 16, 16});
   auto y = torch::randint(10, {4}, torch::kInt64);

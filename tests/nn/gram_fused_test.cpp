@@ -14,9 +14,9 @@ namespace {
 
 Net mlp(const std::string& dtype) {
   Config c;
-  c.model = "mlp";
+  c.model = Model::mlp;
   c.widths = {9, 6};
-  c.dtype = dtype;
+  c.dtype = parse_choice<Precision>(dtype, "dtype");
   return build_model(c, 1, 3, 4, 5);
 }
 

@@ -35,10 +35,10 @@ void expect_methods_match_loop(Net net, const torch::Tensor& x, const torch::Ten
 
 Config resnet(const std::string& norm) {
   Config c;
-  c.model = "resnet20";
-  c.norm = norm;
+  c.model = Model::resnet20;
+  c.norm = parse_choice<Norm>(norm, "norm");
   c.norm_groups = 4;
-  c.dtype = "float64";
+  c.dtype = Precision::float64;
   return c;
 }
 
@@ -87,12 +87,12 @@ TEST(Models, BatchNormIsMeasuredWithRunningStatistics) {
 TEST(Models, TransformerMatchesLoop) {
   torch::manual_seed(4);
   Config c;
-  c.model = "transformer";
+  c.model = Model::transformer;
   c.vocab_size = 11;
   c.embed_dim = 8;
   c.heads = 2;
   c.layers = 2;
-  c.dtype = "float64";
+  c.dtype = Precision::float64;
   auto net = build_model(c, 1, 1, 6, 3);
   auto x = torch::randint(11, {5, 1, 1, 6}, torch::kInt64).to(torch::kFloat64);
   x[0][0][0][1] = x[0][0][0][0];  // a repeated token: scatter must add
@@ -117,9 +117,9 @@ def forward(self, x):
     m.save(path);
   }
   Config c;
-  c.model = "torchscript";
+  c.model = Model::torchscript;
   c.script = path;
-  c.dtype = "float64";
+  c.dtype = Precision::float64;
   auto script = build_model(c, 1, 3, 4, 4);
   EXPECT_EQ(script->num_params(), 4 * 12 + 4);
   auto x = torch::randn({5, 1, 3, 4}, torch::kFloat64);
@@ -151,7 +151,7 @@ def forward(self, x):
 
 TEST(Models, MissingScriptFileIsAClearError) {
   Config c;
-  c.model = "torchscript";
+  c.model = Model::torchscript;
   c.script = "/nonexistent/module.pt";
   try {
     build_model(c, 1, 3, 4, 4);

@@ -21,10 +21,10 @@ inline RankDevice test_device(MpiComm& world) {
 
 inline Net make_net(const std::string& model, torch::Dtype dtype) {
   Config c;
-  c.model = model;
+  c.model = parse_choice<Model>(model, "model");
   c.widths = {12, 8};
   c.channels = {3, 4};
-  c.dtype = dtype == torch::kFloat64 ? "float64" : "float32";
+  c.dtype = dtype == torch::kFloat64 ? Precision::float64 : Precision::float32;
   torch::manual_seed(11);  // same on every rank
   return build_model(c, 1, 8, 8, 4);
 }

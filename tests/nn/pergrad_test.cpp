@@ -30,9 +30,9 @@ Net small_cnn() {
 
 Net small_mlp() {
   Config c;
-  c.model = "mlp";
+  c.model = Model::mlp;
   c.widths = {7, 6};
-  c.dtype = "float64";
+  c.dtype = Precision::float64;
   return build_model(c, 1, 3, 4, 5);
 }
 
@@ -124,9 +124,9 @@ TEST(PerExample, ConvolutionsWithStrideAndPaddingMatchLoop) {
 TEST(PerExample, PaperCnnMatchesLoop) {
   torch::manual_seed(5);
   Config c;
-  c.model = "cnn";
+  c.model = Model::cnn;
   c.channels = {4, 6, 6};
-  c.dtype = "float64";
+  c.dtype = Precision::float64;
   expect_all_methods_match_loop(build_model(c, 1, 12, 12, 10), make_data(6, {1, 12, 12}, 10));
 }
 
@@ -145,7 +145,7 @@ TEST(PerExample, PackUnpackRoundTrip) {
 
 TEST(PerExample, AutoPicksFactorForDenseAndMaterializeForEarlyConv) {
   Config c;
-  c.model = "cnn";
+  c.model = Model::cnn;
   auto net = build_model(c, 1, 28, 28, 10);
   auto plan = plan_gradients(net, torch::zeros({1, 28, 28}), 1000, "auto");
   ASSERT_EQ(plan.layers.size(), 4u);

@@ -29,7 +29,7 @@ struct Problem {
 // The float32 model's parameters and buffers, cast to float64.
 Net float64_copy(const Problem& pr, Net& net32) {
   Config c = pr.c;
-  c.dtype = "float64";
+  c.dtype = Precision::float64;
   auto net = build_model(c, pr.channels, pr.height, pr.width, pr.classes);
   torch::NoGradGuard ng;
   auto p = net->parameters(), q = net32->parameters();
@@ -77,7 +77,7 @@ double check_stage(const Problem& pr, Net& net32, const std::string& stage) {
     // meaningful float32 sign; there are none in these problems (counted).
     const int64_t near_zero = ((cref.abs() < 1e-6) * off.to(torch::kBool)).sum().item<int64_t>();
     std::printf("PRECISION model=%s stage=%s loss64=%.3g method=%s max_cos_err=%.3g sign_flips=%lld near_zero=%lld\n",
-                pr.c.model.c_str(), stage.c_str(), loss, m.c_str(), err, static_cast<long long>(flips),
+                to_string(pr.c.model).c_str(), stage.c_str(), loss, m.c_str(), err, static_cast<long long>(flips),
                 static_cast<long long>(near_zero));
     EXPECT_LT(err, 1e-5) << pr.c.model << " " << stage << " " << m;
     EXPECT_EQ(flips, 0) << pr.c.model << " " << stage << " " << m;
@@ -124,14 +124,14 @@ void train_and_check(Problem pr, double deep, int max_steps) {
   }
   ASSERT_TRUE(mid);
   ASSERT_LT(loss, deep) << pr.c.model << ": did not overfit within " << max_steps << " steps";
-  std::printf("PRECISION model=%s overfit after %d steps\n", pr.c.model.c_str(), step);
+  std::printf("PRECISION model=%s overfit after %d steps\n", to_string(pr.c.model).c_str(), step);
   check_stage(pr, net, "deep");
 }
 
 Problem random_images(const std::string& model, int64_t n, int64_t channels) {
   Problem pr;
-  pr.c.model = model;
-  pr.c.dtype = "float32";
+  pr.c.model = parse_choice<Model>(model, "model");
+  pr.c.dtype = Precision::float32;
   pr.channels = channels;
   pr.x = torch::randn({n, channels, pr.height, pr.width});
   pr.y = torch::arange(n) % pr.classes;
@@ -164,7 +164,7 @@ TEST(Precision, ResNet20Float32MatchesFloat64DeepInOverfitting) {
 TEST(Precision, TransformerFloat32MatchesFloat64DeepInOverfitting) {
   torch::manual_seed(14);
   Problem pr;
-  pr.c.model = "transformer";
+  pr.c.model = Model::transformer;
   pr.c.vocab_size = 11;
   pr.c.embed_dim = 16;
   pr.c.heads = 2;
@@ -183,7 +183,7 @@ TEST(Precision, ResNet20AtCifarSizeMatchesFloat64AtInitialisation) {
   // span 269k parameters: the long float32 sums of docs/metrics.md.
   torch::manual_seed(15);
   Problem pr;
-  pr.c.model = "resnet20";
+  pr.c.model = Model::resnet20;
   pr.channels = 3, pr.height = 32, pr.width = 32;
   pr.x = torch::randn({6, 3, 32, 32});
   pr.y = torch::arange(6) % pr.classes;
@@ -217,9 +217,9 @@ def forward(self, x):
   }
   auto make = [&](const std::string& dtype) {
     Config c;
-    c.model = "torchscript";
+    c.model = Model::torchscript;
     c.script = path;
-    c.dtype = dtype;
+    c.dtype = parse_choice<Precision>(dtype, "dtype");
     return build_model(c, 1, 3, 4, 4);
   };
   auto net32 = make("float32"), net64 = make("float64");

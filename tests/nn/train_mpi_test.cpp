@@ -26,7 +26,7 @@ TEST(Training, ReplicasStayIdenticalAndMatchOneRank) {
   Communicator& comm = dev.comm(world);
   TensorData ddata{data.x.to(dev.choice.device), data.y.to(dev.choice.device)};
   for (std::string opt : {"adam", "sgd"}) {
-    c.optimizer = opt;
+    c.optimizer = parse_choice<Optimizer>(opt, "optimizer");
     c.batch_size = opt == "adam" ? 12 : 10;  // 10 splits unevenly over 3 and 4 ranks
     Net a = make_net("mlp", torch::kFloat64);
     Net b = make_net("mlp", torch::kFloat64);

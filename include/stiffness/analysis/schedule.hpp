@@ -14,10 +14,27 @@ namespace stiffness {
 std::vector<int64_t> measurement_steps(const std::vector<int64_t>& explicit_steps, int64_t n_log,
                                        int64_t last_step, int64_t steps_per_epoch = 0);
 
-// Whether the measurement at `step` writes K under --store-k `rule` (every,
-// last, none, auto, or a comma list of steps), given the last measured step
-// and the sample size N. auto: every measurement while N <= kStoreAllUpTo.
+// Which measurements write K (--store-k): every, last, none, auto (every
+// measurement while N <= kStoreAllUpTo, else the last one), or the
+// measurements at a list of steps.
 constexpr int64_t kStoreAllUpTo = 10000;
-bool stores_k(const std::string& rule, int64_t step, int64_t last_measured, int64_t n_examples);
+struct StoreK {
+  enum class Kind { every, last, none, automatic, steps };
+  Kind kind = Kind::automatic;
+  std::vector<int64_t> steps;  // for Kind::steps, as given
+
+  bool operator==(const StoreK& o) const { return kind == o.kind && steps == o.steps; }
+  bool operator!=(const StoreK& o) const { return !(*this == o); }
+};
+
+// "every", "last", "none", "auto" or a comma list of steps ("0,1000").
+// Throws a one-line error naming --store-k.
+StoreK parse_store_k(const std::string& text);
+// The text parse_store_k reads (a list as comma-joined steps).
+std::string to_string(const StoreK& rule);
+
+// Whether the measurement at `step` writes K under `rule`, given the last
+// measured step and the sample size N.
+bool stores_k(const StoreK& rule, int64_t step, int64_t last_measured, int64_t n_examples);
 
 }  // namespace stiffness

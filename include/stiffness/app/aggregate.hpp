@@ -30,10 +30,6 @@ struct AggregateOptions {
 // Throws stiffness::Error with a one-line message.
 AggregateOptions parse_aggregate_args(int argc, const char* const* argv);
 
-// `key = value` lines of an INI text; blank lines and '#' / ';' comments are
-// skipped, surrounding blanks trimmed. A later key replaces an earlier one.
-std::map<std::string, std::string> parse_ini_text(const std::string& text);
-
 // The CSV header and rows for `runs` (RFC 4180 quoting; numbers in shortest
 // round-trip form; an absent xi is an empty field). One column per key of
 // the runs' configurations.

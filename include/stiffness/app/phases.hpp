@@ -6,7 +6,7 @@
 //   Config c = parse_options(...)          options, output path
 //   Devices dev = open_devices(...)        device, communicator, threads
 //   Data data = load_data(...)             data sets and the measured sample
-//   Model model = build_net(...)           the replicas and the gradient plan
+//   Network net = build_net(...)           the replicas and the gradient plan
 //   MeasurePlan plan = plan_measurements(...)  panel budget, disk rate
 //   RunInfo info = describe_run(...)       the run file's attributes
 //
@@ -63,13 +63,13 @@ Data load_data(Communicator& comm, Config& c, torch::Device device);
 
 // The model, the same on every rank (built on the CPU from the seed, then
 // moved, then rank 0's values broadcast), and its per-example gradient plan.
-struct Model {
+struct Network {
   Net net{nullptr};
   GradPlan plan;
   std::string description;
   int64_t num_params = 0;
 };
-Model build_net(Communicator& comm, const Config& c, const Data& data, torch::Device device);
+Network build_net(Communicator& comm, const Config& c, const Data& data, torch::Device device);
 
 // How a measurement uses memory and disk: the panel budget per rank (the
 // smallest over ranks: the ranks keep in lockstep by tiling maths) and, when
@@ -83,6 +83,6 @@ MeasurePlan plan_measurements(MpiComm& world, Communicator& comm, const Config& 
 
 // The run's attributes for the output file, the same on every rank (rank 0's
 // host, time and BLAS).
-RunInfo describe_run(Communicator& comm, const Config& c, const Data& data, const Model& model, int threads);
+RunInfo describe_run(Communicator& comm, const Config& c, const Data& data, const Network& model, int threads);
 
 }  // namespace stiffness
