@@ -1,36 +1,17 @@
 #include "stiffness/nn/conv_grad.hpp"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstring>
 #include <vector>
+
+#include "stiffness/runtime/blas.hpp"
 
 namespace stiffness {
 
 namespace {
 
 namespace F = torch::nn::functional;
-
-// Fortran BLAS GEMM, column-major, looked up in the BLAS that LibTorch
-// loaded (as src/nn/blas.cpp does for SYRK).
-template <typename S>
-using GemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const S*, const S*,
-                        const int*, const S*, const int*, const S*, S*, const int*);
-
-template <typename S>
-GemmFn<S> gemm_fn();
-template <>
-GemmFn<float> gemm_fn<float>() {
-  static const auto f = reinterpret_cast<GemmFn<float>>(dlsym(RTLD_DEFAULT, "sgemm_"));
-  return f;
-}
-template <>
-GemmFn<double> gemm_fn<double>() {
-  static const auto f = reinterpret_cast<GemmFn<double>>(dlsym(RTLD_DEFAULT, "dgemm_"));
-  return f;
-}
 
 // The example copied into the interior of a zero-bordered buffer
 // (C x Hp x Wp, border zeroed once by the caller).
@@ -85,32 +66,6 @@ S sum(const S* r, int64_t n) {
   return s;
 }
 
-// The BLAS's own threads set to 1 while LibTorch's threads each run their
-// examples, restored on exit (also on a throw).
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() {
-    using GetFn = int (*)();
-    get_ = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    set_ = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (get_ && set_) {
-      was_ = get_();
-      if (was_ > 1) set_(1);
-    }
-  }
-  ~SingleThreadedBlas() {
-    if (set_ && was_ > 1) set_(was_);
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  using SetFn = void (*)(int);
-  int (*get_)() = nullptr;
-  SetFn set_ = nullptr;
-  int was_ = 0;
-};
-
 template <typename S>
 void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_t stride, int64_t pad, bool bias,
                torch::Tensor& dst) {
@@ -123,8 +78,8 @@ void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_
   const S* ds = d.data_ptr<S>();
   S* out = dst.data_ptr<S>();
   const int64_t ld = dst.stride(0);
-  const auto gemm = gemm_fn<S>();
-  SingleThreadedBlas single;
+  const auto gemm = blas_gemm<S>();
+  ScopedBlasThreads single(1);  // LibTorch's threads each run their examples
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     // Zeroed once: the padding border and the wide delta's extra columns
     // are never written. The wide rows of the last plane read k - 1
@@ -174,8 +129,8 @@ void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, bool x_cl, boo
   const S* ds = d.data_ptr<S>();
   S* out = dst.data_ptr<S>();
   const int64_t ld = dst.stride(0);
-  const auto gemm = gemm_fn<S>();
-  SingleThreadedBlas single;
+  const auto gemm = blas_gemm<S>();
+  ScopedBlasThreads single(1);  // LibTorch's threads each run their examples
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     std::vector<S> xh(static_cast<size_t>((Hp * Wp + k) * C), S(0));  // border zeroed once
     std::vector<S> dw(static_cast<size_t>(Tw * p), S(0));             // wide columns zeroed once
@@ -235,7 +190,7 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
   const auto type = input.scalar_type();
   const bool blas = form != ConvRowsForm::torch && input.is_cpu() && dst.stride(1) == 1 && type == delta.scalar_type() &&
                     type == dst.scalar_type() &&
-                    ((type == torch::kFloat32 && gemm_fn<float>()) || (type == torch::kFloat64 && gemm_fn<double>())) &&
+                    ((type == torch::kFloat32 && blas_gemm<float>()) || (type == torch::kFloat64 && blas_gemm<double>())) &&
                     ckk <= INT_MAX && T * 2 <= INT_MAX && p <= INT_MAX;
   if (!blas) {
     // LibTorch: im2col of the batch (n x C k k x T), one bmm (the form

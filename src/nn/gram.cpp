@@ -3,12 +3,13 @@
 // loop's full gradients). Chunked so temporaries stay bounded; a diagonal
 // tile computes half and mirrors.
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <vector>
 
+#include "stiffness/runtime/blas.hpp"
 #include "stiffness/runtime/error.hpp"
 #include "stiffness/nn/blas.hpp"
 #include "stiffness/nn/pergrad.hpp"
@@ -135,21 +136,13 @@ void add_dense_fused(const std::vector<std::array<torch::Tensor, 4>>& layers, in
   for (int64_t r = i; r < ie; r += kRows)
     for (int64_t c = symmetric ? r : c0; c < nb; c += kCols) blocks.push_back({r, c});
   // One thread per share of the blocks, each with a single-threaded BLAS:
-  // on the shared 2-core machine one block's GEMMs split over two threads,
-  // then the product on two others, ran the BLAS at about 2/3 of this rate.
-  using GetFn = int (*)();
-  using SetFn = void (*)(int);
-  static const auto get_threads = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  static const auto set_threads = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  const int64_t workers = get_threads && set_threads ? at::get_num_threads() : 1;
-  struct Restore {  // the BLAS's threads as they were, even on a throw
-    int n;
-    SetFn set;
-    ~Restore() {
-      if (n > 0) set(n);
-    }
-  } restore{workers > 1 ? get_threads() : 0, set_threads};
-  if (workers > 1) set_threads(1);
+  // one block's GEMMs and its product then stay on one core, in its cache,
+  // which ran faster than the BLAS's threads on a block followed by
+  // LibTorch's on its product. Where the BLAS's threads cannot be set, one
+  // worker, and the BLAS threads as it likes.
+  const int64_t workers = ScopedBlasThreads::available() ? at::get_num_threads() : 1;
+  std::optional<ScopedBlasThreads> single;
+  if (workers > 1) single.emplace(1);
   auto opt = layers.front()[0].options();
   at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
     auto g = torch::empty({kRows * kCols}, opt), h = torch::empty({kRows * kCols}, opt);
