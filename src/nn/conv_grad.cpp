@@ -26,8 +26,9 @@ void pad_example(const S* x, int64_t C, int64_t H, int64_t W, int64_t pad, S* pa
 // Stride 1: "wide" im2col over Ho x Wp positions (the padded width): row
 // (c, ki, kj) is then ONE contiguous run of the padded plane, from (ki, kj)
 // on. The Wp - Wo extra positions per output row meet zero columns of the
-// wide delta, so they add exact zeros. Row by row with bounds (7-element
-// copies for the CNN's third layer) the unfold took as long as its GEMM.
+// wide delta, so they add exact zeros. Output row by output row with bounds
+// checks (7-element copies on a 7 x 7 layer) the unfold would cost as much
+// as its GEMM.
 template <typename S>
 void im2col_wide(const S* padded, int64_t C, int64_t Hp, int64_t Wp, int64_t k, int64_t Ho, S* cols) {
   const int64_t Tw = Ho * Wp;
@@ -52,8 +53,8 @@ void im2col_strided(const S* padded, int64_t C, int64_t Hp, int64_t Wp, int64_t 
       }
 }
 
-// Sum of n numbers in 8 independent partial sums (a single running sum is
-// bound by the add's latency: 1/4 of conv1's time at T = 784).
+// Sum of n numbers in 8 independent partial sums: a single running sum is
+// bound by the add's latency, a large share of a thin layer's time.
 template <typename S>
 S sum(const S* r, int64_t n) {
   S acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -193,8 +194,8 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
                     ((type == torch::kFloat32 && blas_gemm<float>()) || (type == torch::kFloat64 && blas_gemm<double>())) &&
                     ckk <= INT_MAX && T * 2 <= INT_MAX && p <= INT_MAX;
   if (!blas) {
-    // LibTorch: im2col of the batch (n x C k k x T), one bmm (the form
-    // before issue 11, kept for other devices and dtypes).
+    // LibTorch: im2col of the batch (n x C k k x T), one bmm; slower, but
+    // it runs on every device and dtype.
     auto d = delta.flatten(2);
     auto cols = F::unfold(input, F::UnfoldFuncOptions(kernel).stride(stride).padding(pad));
     auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
@@ -205,13 +206,10 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
     }
     return;
   }
-  // Offsets for stride 1 from 8 input channels on; im2col otherwise. One
-  // thread, 128 examples (CPU seconds): CNN conv2 (16 channels, 14 x 14)
-  // 3.1 ms against 4.6, conv3 (32, 7 x 7) 1.9 against 2.5; ResNet20 stage 1
-  // (16, 32 x 32) 12.3-13.4 against 15.6-16.0, stage 2 (32, 16 x 16) 7.7-8.3
-  // against 10.5-11.5, stage 3 (64, 8 x 8) 10.8-12.2 against 10.2-10.7. With
-  // few channels the k^2 GEMMs are too thin: the CNN's conv1 (1 channel)
-  // 3.0 ms against 0.9, ResNet20's conv1 (3) 6.5 against 2.3.
+  // Offsets for stride 1 from 8 input channels on; im2col otherwise: the
+  // offsets form's k^2 GEMMs are C wide, too thin with 1 or 3 channels;
+  // from 8 channels on it was faster on every layer measured but one, where
+  // it was close (docs/benchmarks.md, "Measurements behind the code").
   const bool offsets = stride == 1 && (form == ConvRowsForm::offsets ||
                                        (form == ConvRowsForm::automatic && input.size(1) >= 8));
   // Channels-last tensors stay so for the offsets form (no NCHW copy).
