@@ -1,5 +1,5 @@
-// Facts about the run's environment, for logs and the output file (the
-// BLAS's: stiffness/runtime/blas.hpp).
+// Facts about the run's environment, for logs and the output file; those
+// about the BLAS are in stiffness/runtime/blas.hpp.
 #pragma once
 
 #include <string>
