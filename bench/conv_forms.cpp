@@ -21,7 +21,7 @@
 #include "stiffness/runtime/mpi_comm.hpp"
 #include "stiffness/nn/conv_grad.hpp"
 #include "stiffness/nn/model.hpp"
-#include "stiffness/runtime/provenance.hpp"
+#include "stiffness/runtime/blas.hpp"
 
 using namespace stiffness;
 namespace F = torch::nn::functional;

@@ -23,6 +23,7 @@
 #include "stiffness/nn/model.hpp"
 #include "stiffness/nn/pergrad.hpp"
 #include "stiffness/nn/ring.hpp"
+#include "stiffness/runtime/blas.hpp"
 #include "stiffness/runtime/provenance.hpp"
 #include "stiffness/analysis/tiling.hpp"
 

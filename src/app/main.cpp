@@ -13,7 +13,7 @@
 #include "stiffness/runtime/mpi_comm.hpp"
 #include "stiffness/app/train.hpp"
 #include "stiffness/runtime/collective_phase.hpp"
-#include "stiffness/runtime/provenance.hpp"
+#include "stiffness/runtime/blas.hpp"
 #include "stiffness/app/summary.hpp"
 
 namespace {

@@ -12,6 +12,7 @@
 #include "stiffness/runtime/collective_phase.hpp"
 #include "stiffness/runtime/disk_rate.hpp"
 #include "stiffness/runtime/error.hpp"
+#include "stiffness/runtime/blas.hpp"
 #include "stiffness/runtime/gpu_comm.hpp"
 #include "stiffness/runtime/provenance.hpp"
 

@@ -1,22 +1,12 @@
 #include "stiffness/nn/blas.hpp"
 
-#include <dlfcn.h>
-
 #include <climits>
+
+#include "stiffness/runtime/blas.hpp"
 
 namespace stiffness {
 
 namespace {
-
-// Fortran BLAS, column-major. A row-major matrix X (r x c, row stride ld) is
-// the column-major X^T (c x r) with leading dimension ld.
-template <typename S>
-using SyrkFn = void (*)(const char*, const char*, const int*, const int*, const S*, const S*, const int*,
-                        const S*, S*, const int*);
-template <typename F>
-F lookup(const char* name) {
-  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
-}
 
 bool fits_int(std::initializer_list<int64_t> v) {
   for (auto x : v)
@@ -37,8 +27,8 @@ void syrk(SyrkFn<S> fn, const torch::Tensor& R, torch::Tensor& C) {
 }  // namespace
 
 torch::Tensor syrk_gram(torch::Tensor R) {
-  static const auto ssyrk = lookup<SyrkFn<float>>("ssyrk_");
-  static const auto dsyrk = lookup<SyrkFn<double>>("dsyrk_");
+  const auto ssyrk = blas_syrk<float>();
+  const auto dsyrk = blas_syrk<double>();
   const bool f32 = R.scalar_type() == torch::kFloat32 && ssyrk;
   const bool f64 = R.scalar_type() == torch::kFloat64 && dsyrk;
   // The BLAS is the CPU's: on a GPU (and for other dtypes) torch's GEMM.

@@ -1,36 +1,17 @@
 #include "stiffness/nn/conv_grad.hpp"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstring>
 #include <vector>
+
+#include "stiffness/runtime/blas.hpp"
 
 namespace stiffness {
 
 namespace {
 
 namespace F = torch::nn::functional;
-
-// Fortran BLAS GEMM, column-major, looked up in the BLAS that LibTorch
-// loaded (as src/nn/blas.cpp does for SYRK).
-template <typename S>
-using GemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const S*, const S*,
-                        const int*, const S*, const int*, const S*, S*, const int*);
-
-template <typename S>
-GemmFn<S> gemm_fn();
-template <>
-GemmFn<float> gemm_fn<float>() {
-  static const auto f = reinterpret_cast<GemmFn<float>>(dlsym(RTLD_DEFAULT, "sgemm_"));
-  return f;
-}
-template <>
-GemmFn<double> gemm_fn<double>() {
-  static const auto f = reinterpret_cast<GemmFn<double>>(dlsym(RTLD_DEFAULT, "dgemm_"));
-  return f;
-}
 
 // The example copied into the interior of a zero-bordered buffer
 // (C x Hp x Wp, border zeroed once by the caller).
@@ -45,8 +26,9 @@ void pad_example(const S* x, int64_t C, int64_t H, int64_t W, int64_t pad, S* pa
 // Stride 1: "wide" im2col over Ho x Wp positions (the padded width): row
 // (c, ki, kj) is then ONE contiguous run of the padded plane, from (ki, kj)
 // on. The Wp - Wo extra positions per output row meet zero columns of the
-// wide delta, so they add exact zeros. Row by row with bounds (7-element
-// copies for the CNN's third layer) the unfold took as long as its GEMM.
+// wide delta, so they add exact zeros. Output row by output row with bounds
+// checks (7-element copies on a 7 x 7 layer) the unfold would cost as much
+// as its GEMM.
 template <typename S>
 void im2col_wide(const S* padded, int64_t C, int64_t Hp, int64_t Wp, int64_t k, int64_t Ho, S* cols) {
   const int64_t Tw = Ho * Wp;
@@ -71,8 +53,8 @@ void im2col_strided(const S* padded, int64_t C, int64_t Hp, int64_t Wp, int64_t 
       }
 }
 
-// Sum of n numbers in 8 independent partial sums (a single running sum is
-// bound by the add's latency: 1/4 of conv1's time at T = 784).
+// Sum of n numbers in 8 independent partial sums: a single running sum is
+// bound by the add's latency, a large share of a thin layer's time.
 template <typename S>
 S sum(const S* r, int64_t n) {
   S acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -84,32 +66,6 @@ S sum(const S* r, int64_t n) {
   for (int j = 0; j < 8; ++j) s += acc[j];
   return s;
 }
-
-// The BLAS's own threads set to 1 while LibTorch's threads each run their
-// examples, restored on exit (also on a throw).
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() {
-    using GetFn = int (*)();
-    get_ = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    set_ = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (get_ && set_) {
-      was_ = get_();
-      if (was_ > 1) set_(1);
-    }
-  }
-  ~SingleThreadedBlas() {
-    if (set_ && was_ > 1) set_(was_);
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  using SetFn = void (*)(int);
-  int (*get_)() = nullptr;
-  SetFn set_ = nullptr;
-  int was_ = 0;
-};
 
 template <typename S>
 void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_t stride, int64_t pad, bool bias,
@@ -123,8 +79,8 @@ void rows_blas(const torch::Tensor& x, const torch::Tensor& d, int64_t k, int64_
   const S* ds = d.data_ptr<S>();
   S* out = dst.data_ptr<S>();
   const int64_t ld = dst.stride(0);
-  const auto gemm = gemm_fn<S>();
-  SingleThreadedBlas single;
+  const auto gemm = blas_gemm<S>();
+  ScopedBlasThreads single(1);  // LibTorch's threads each run their examples
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     // Zeroed once: the padding border and the wide delta's extra columns
     // are never written. The wide rows of the last plane read k - 1
@@ -174,8 +130,8 @@ void rows_offsets(const torch::Tensor& x, const torch::Tensor& d, bool x_cl, boo
   const S* ds = d.data_ptr<S>();
   S* out = dst.data_ptr<S>();
   const int64_t ld = dst.stride(0);
-  const auto gemm = gemm_fn<S>();
-  SingleThreadedBlas single;
+  const auto gemm = blas_gemm<S>();
+  ScopedBlasThreads single(1);  // LibTorch's threads each run their examples
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
     std::vector<S> xh(static_cast<size_t>((Hp * Wp + k) * C), S(0));  // border zeroed once
     std::vector<S> dw(static_cast<size_t>(Tw * p), S(0));             // wide columns zeroed once
@@ -235,11 +191,11 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
   const auto type = input.scalar_type();
   const bool blas = form != ConvRowsForm::torch && input.is_cpu() && dst.stride(1) == 1 && type == delta.scalar_type() &&
                     type == dst.scalar_type() &&
-                    ((type == torch::kFloat32 && gemm_fn<float>()) || (type == torch::kFloat64 && gemm_fn<double>())) &&
+                    ((type == torch::kFloat32 && blas_gemm<float>()) || (type == torch::kFloat64 && blas_gemm<double>())) &&
                     ckk <= INT_MAX && T * 2 <= INT_MAX && p <= INT_MAX;
   if (!blas) {
-    // LibTorch: im2col of the batch (n x C k k x T), one bmm (the form
-    // before issue 11, kept for other devices and dtypes).
+    // LibTorch: im2col of the batch (n x C k k x T), one bmm; slower, but
+    // it runs on every device and dtype.
     auto d = delta.flatten(2);
     auto cols = F::unfold(input, F::UnfoldFuncOptions(kernel).stride(stride).padding(pad));
     auto weight = dst.narrow(1, 0, p * ckk).view({n, p, ckk});
@@ -250,13 +206,10 @@ void conv_weight_rows(const torch::Tensor& input, const torch::Tensor& delta, in
     }
     return;
   }
-  // Offsets for stride 1 from 8 input channels on; im2col otherwise. One
-  // thread, 128 examples (CPU seconds): CNN conv2 (16 channels, 14 x 14)
-  // 3.1 ms against 4.6, conv3 (32, 7 x 7) 1.9 against 2.5; ResNet20 stage 1
-  // (16, 32 x 32) 12.3-13.4 against 15.6-16.0, stage 2 (32, 16 x 16) 7.7-8.3
-  // against 10.5-11.5, stage 3 (64, 8 x 8) 10.8-12.2 against 10.2-10.7. With
-  // few channels the k^2 GEMMs are too thin: the CNN's conv1 (1 channel)
-  // 3.0 ms against 0.9, ResNet20's conv1 (3) 6.5 against 2.3.
+  // Offsets for stride 1 from 8 input channels on; im2col otherwise: the
+  // offsets form's k^2 GEMMs are C wide, too thin with 1 or 3 channels;
+  // from 8 channels on it was faster on every layer measured but one, where
+  // it was close (docs/benchmarks.md, "Measurements behind the code").
   const bool offsets = stride == 1 && (form == ConvRowsForm::offsets ||
                                        (form == ConvRowsForm::automatic && input.size(1) >= 8));
   // Channels-last tensors stay so for the offsets form (no NCHW copy).

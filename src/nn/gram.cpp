@@ -3,12 +3,13 @@
 // loop's full gradients). Chunked so temporaries stay bounded; a diagonal
 // tile computes half and mirrors.
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <vector>
 
+#include "stiffness/runtime/blas.hpp"
 #include "stiffness/runtime/error.hpp"
 #include "stiffness/nn/blas.hpp"
 #include "stiffness/nn/pergrad.hpp"
@@ -91,8 +92,8 @@ void add_rows_gram(const torch::Tensor& Ra, const torch::Tensor& Rb, int64_t i, 
 
 // o (float64, any row stride) += g o h, g and h float32 and contiguous, of
 // o's shape. The product of two float32 numbers is exact in float64, and
-// the sum over layers is float64's: as exact as the old float32 product
-// summed in float64, in one pass over data that is still in cache.
+// the sum over layers is float64's: no less exact than add_chunk's float32
+// product summed in float64, in one pass over data that is still in cache.
 void add_hadamard(const torch::Tensor& g, const torch::Tensor& h, torch::Tensor& o) {
   const int64_t m = g.size(0), n = g.size(1), ldo = o.stride(0);
   const float* gp = g.data_ptr<float>();
@@ -111,19 +112,20 @@ void add_hadamard(const torch::Tensor& g, const torch::Tensor& h, torch::Tensor&
 // Dense layers (T = 1) on a CPU in float32, with inner products of at most
 // kInner numbers: fused per block. Each layer's two Grams of a block of
 // kRows x kCols pairs go into two preallocated buffers, and their product
-// into the float64 block of o while all three are in the core's cache: the
-// old way (two full-width Grams per layer, their product, its conversion
-// to float64) made several passes over N^2 numbers in memory per layer and
-// ran at 35-43% of the SGEMM rate on the MLP (N = 20000; docs/benchmarks.md). A symmetric
-// tile starts each block of rows at its diagonal: little wasted work.
+// into the float64 block of o while all three are in the core's cache.
+// Full-width Grams per layer, their product and its conversion to float64
+// would make several passes over N^2 numbers in memory per layer, which
+// bounds the rate by memory, not by the BLAS (docs/benchmarks.md, "Dense
+// Gram phase fused per block"). A symmetric tile starts each block of rows
+// at its diagonal: little wasted work.
 bool fused_dense(const torch::Tensor& A, const torch::Tensor& D) {
   return A.is_cpu() && A.scalar_type() == torch::kFloat32 && A.size(1) == 1 && A.size(2) <= kInner &&
          D.size(2) <= kInner;
 }
 
-// Blocks of 256 x 2048 pairs: 2 MB per buffer, and GEMMs long enough to run
-// near the BLAS's rate (the MLP's dense part at N = 5000: 0.98 s in blocks
-// of 128 x 512, 0.74-0.83 s in 256 to 512 rows by 1024 to 2048 columns).
+// Blocks of 256 x 2048 pairs: 2 MB per buffer, small enough for a core's
+// cache, and GEMMs long enough to run near the BLAS's rate; smaller blocks
+// ran slower, larger ones no faster (docs/benchmarks.md).
 constexpr int64_t kRows = 256, kCols = 2048;
 
 // o: rows i..ie, columns c0.. of the tile; layers: the (A, D, B, E) of each
@@ -135,21 +137,13 @@ void add_dense_fused(const std::vector<std::array<torch::Tensor, 4>>& layers, in
   for (int64_t r = i; r < ie; r += kRows)
     for (int64_t c = symmetric ? r : c0; c < nb; c += kCols) blocks.push_back({r, c});
   // One thread per share of the blocks, each with a single-threaded BLAS:
-  // on the shared 2-core machine one block's GEMMs split over two threads,
-  // then the product on two others, ran the BLAS at about 2/3 of this rate.
-  using GetFn = int (*)();
-  using SetFn = void (*)(int);
-  static const auto get_threads = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  static const auto set_threads = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  const int64_t workers = get_threads && set_threads ? at::get_num_threads() : 1;
-  struct Restore {  // the BLAS's threads as they were, even on a throw
-    int n;
-    SetFn set;
-    ~Restore() {
-      if (n > 0) set(n);
-    }
-  } restore{workers > 1 ? get_threads() : 0, set_threads};
-  if (workers > 1) set_threads(1);
+  // one block's GEMMs and its product then stay on one core, in its cache,
+  // which ran faster than the BLAS's threads on a block followed by
+  // LibTorch's on its product. Where the BLAS's threads cannot be set, one
+  // worker, and the BLAS threads as it likes.
+  const int64_t workers = ScopedBlasThreads::available() ? at::get_num_threads() : 1;
+  std::optional<ScopedBlasThreads> single;
+  if (workers > 1) single.emplace(1);
   auto opt = layers.front()[0].options();
   at::parallel_for(0, workers, 1, [&](int64_t w0, int64_t w1) {
     auto g = torch::empty({kRows * kCols}, opt), h = torch::empty({kRows * kCols}, opt);
@@ -195,7 +189,8 @@ void add_chunk(const GradPlan& plan, const GradBlock& a, const GradBlock& b, int
     if (l.T == 1) {
       // Dense layer: (A A^T) o (Delta Delta^T), N^2 (d + p) instead of N^2 d p.
       // The product of two float32 numbers is exact to one rounding: it may
-      // stay float32 (in float64 the MLP bench, N = 2000, took 0.60 s, not 0.39).
+      // stay float32, and the float32 GEMMs run faster than float64 ones
+      // (docs/benchmarks.md).
       auto g = inner_gram(A.select(1, 0), B.select(1, 0));
       auto h = inner_gram(D.select(1, 0), E.select(1, 0));
       if (g.scalar_type() == h.scalar_type())
@@ -247,8 +242,8 @@ torch::Tensor gram_tile(const GradPlan& plan, const GradBlock& a, const GradBloc
   // A symmetric tile: scale its computed part (right of the diagonal) and
   // mirror it into the rows below, in place (no second N x N matrix: 3.2 GB
   // at N = 20000), block by block so that each block is scaled and copied
-  // while in cache (at N = 10000: 0.80 s for the whole-tile scale and
-  // strip-wise mirror, 0.37 s for strip-wise scale and blocked mirror, 0.27).
+  // while in cache, not in passes over the whole tile in memory
+  // (docs/benchmarks.md).
   // A diagonal block may come from a GEMM whose two triangles differ in the
   // last bit: keep its upper triangle so that K is exactly symmetric. Every
   // entry on or right of the diagonal has been computed, whatever the chunks

@@ -50,10 +50,10 @@ torch::Tensor NetImpl::forward(torch::Tensor x, Taped* tape) {
         // Channels-last on a CPU in float32 for inputs of 3+ channels and
         // 16 x 16+ positions (later layers inherit the format): oneDNN's
         // convolutions there ran 3-4x faster than on NCHW for ResNet20's
-        // 16-channel 32 x 32 layers (128 examples, one thread: forward 18-20
-        // ms -> 5 ms, input gradient 19 -> 5 ms). The CNN's layers (1
-        // channel, then NCHW out of each pooling) gained too little to pay
-        // for the conversions. Same convolution, same values up to rounding.
+        // 16-channel 32 x 32 layers (docs/benchmarks.md, "Convolutions"). The
+        // CNN's layers (1 channel, then NCHW out of each pooling) gained too
+        // little to pay for the conversions. Same convolution, same values up
+        // to rounding.
         if (x.is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 4 && x.size(1) >= 3 &&
             x.size(2) * x.size(3) >= 256)
           x = x.contiguous(torch::MemoryFormat::ChannelsLast);

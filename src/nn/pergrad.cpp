@@ -53,7 +53,8 @@ class EvalGuard {
 // im2col for the factor A of a convolution: n x T x (C k k [+ 1]), channel-
 // major like weight.view(p, -1), with the bias column of ones. Built from
 // strided views and ONE copy; LibTorch's unfold plus a transpose and a cat
-// was 10x slower here (0.8 s against 0.05 s for the CNN's third layer, N = 1000).
+// make several copies and were an order of magnitude slower
+// (docs/benchmarks.md, "Measurements behind the code").
 torch::Tensor conv_patches(const torch::Tensor& x, int64_t k, int64_t stride, int64_t pad, bool bias) {
   const int64_t n = x.size(0), C = x.size(1);
   auto xp = pad > 0 ? F::pad(x, F::PadFuncOptions({pad, pad, pad, pad})) : x;
@@ -231,10 +232,8 @@ namespace {
 // layer inputs and columns per pass (32 MB in float32). Smaller passes bound
 // a rank's peak whatever N/P is and, probably, keep the temporaries in
 // reused heap memory (glibc maps blocks over 32 MB anew each time; not
-// measured separately from cache effects);
-// for the CNN on this machine, passes of 128 examples took 0.28 s (one
-// thread) and 0.30 s (two) for 1000 examples, against 0.43 s and 0.49 s in
-// one pass (best of 6).
+// measured separately from cache effects). They were also faster than one
+// pass over the block (docs/benchmarks.md, "CNN gradient pass").
 int64_t examples_per_pass(const GradPlan& plan, int64_t n) {
   int64_t per_example = 1;
   for (const auto& l : plan.layers) per_example += l.T * (l.d + l.p);

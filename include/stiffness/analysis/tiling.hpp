@@ -76,9 +76,9 @@ int64_t panel_rounds(int64_t n, int p, int k, int64_t budget);
 
 // The default panel budget in MB: an eighth of the node's memory shared by
 // the ranks on it, at least 64 MB (smaller panels make the GEMMs inefficient)
-// and at most 256 MB: larger ones gained nothing (MLP, N = 30000, 2 ranks:
-// 1024 MB panels took 71 s and 1.91 GB per rank, 64 MB ones 56 s and 0.99 GB;
-// each fresh panel is new pages the kernel must zero).
+// and at most 256 MB: larger ones gained no speed and cost memory (each
+// fresh panel is new pages the kernel must zero; docs/benchmarks.md, "Scale
+// in N").
 double default_panel_mb(double node_mb, int ranks_on_node);
 
 }  // namespace stiffness

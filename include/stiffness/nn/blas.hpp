@@ -1,7 +1,7 @@
 // A BLAS routine that LibTorch 1.13 does not offer, called directly in the
-// BLAS that LibTorch itself loaded (libblas.so.3, looked up at run time), so
-// the process holds one BLAS. It falls back to the LibTorch operation when
-// the routine is missing or the dtype is not float32/float64.
+// BLAS that LibTorch itself loaded (stiffness/runtime/blas.hpp), so the
+// process holds one BLAS. It falls back to the LibTorch operation when the
+// routine is missing or the dtype is not float32/float64.
 #pragma once
 
 #include <torch/torch.h>

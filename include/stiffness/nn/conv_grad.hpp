@@ -9,8 +9,8 @@
 // 1, 8 channels or more) the example channels-last and k^2 GEMMs, one per
 // kernel offset, on shifted views of it (no im2col). No n x C k k x T
 // tensor and no LibTorch bmm, whose per-example views and transposed
-// operand made it, with F::unfold, 3/4 of the CNN's gradient pass
-// (docs/benchmarks.md, issue 11).
+// operand made it, with F::unfold, most of the CNN's gradient pass
+// (docs/benchmarks.md, "Convolutions").
 #pragma once
 
 #include <torch/torch.h>
