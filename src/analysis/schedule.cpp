@@ -35,6 +35,7 @@ StoreK parse_store_k(const std::string& text) {
   else if (text == "auto") r.kind = StoreK::Kind::automatic;
   else {
     r.kind = StoreK::Kind::steps;
+    r.text = text;
     try {
       r.steps = parse_int_list(text, "store-k");
     } catch (const Error&) {
@@ -52,6 +53,7 @@ std::string to_string(const StoreK& rule) {
     case StoreK::Kind::automatic: return "auto";
     case StoreK::Kind::steps: break;
   }
+  if (!rule.text.empty()) return rule.text;
   std::string s;
   for (size_t i = 0; i < rule.steps.size(); ++i) s += (i ? "," : "") + std::to_string(rule.steps[i]);
   return s;

@@ -37,7 +37,12 @@ TEST(StoreK, ParsesAndPrintsEveryForm) {
     EXPECT_EQ(to_string(parse_store_k(text)), text);
   EXPECT_EQ(parse_store_k("auto").kind, StoreK::Kind::automatic);
   EXPECT_EQ(parse_store_k(" 0, 7").steps, (std::vector<int64_t>{0, 7}));
-  EXPECT_EQ(to_string(parse_store_k(" 0, 7")), "0,7");
+  // A list prints as the user wrote it: the run file's options are the text given.
+  EXPECT_EQ(to_string(parse_store_k(" 0, 7")), " 0, 7");
+  StoreK built;
+  built.kind = StoreK::Kind::steps;
+  built.steps = {3, 5};
+  EXPECT_EQ(to_string(built), "3,5");
   EXPECT_EQ(StoreK{}, parse_store_k("auto"));
   EXPECT_NE(parse_store_k("0,7"), parse_store_k("7,0"));
 }

@@ -93,9 +93,9 @@ TEST(Config, IniFormOfValues) {
                   "--seed", "18446744073709551615", "--epochs", "2.5", "--overwrite", "--check-only"})
                 .config;
   const std::string ini = to_ini(c);
-  // Reals with 17 significant digits, except panel-mb (6).
+  // Reals with 17 significant digits, except panel-mb (6); a --store-k list as given.
   for (const char* line : {"\nlr = 0.10000000000000001\n", "\nmomentum = 0.29999999999999999\n",
-                           "\npanel-mb = 0.123457\n", "\nsave-params = false\n", "\nstore-k = 0,7\n",
+                           "\npanel-mb = 0.123457\n", "\nsave-params = false\n", "\nstore-k = 0, 7\n",
                            "\nk-dtype = float32\n", "\nwidths = 3,4\n", "\ndevice = cpu\n",
                            "\nseed = 18446744073709551615\n", "\nepochs = 2.5\n"})
     EXPECT_NE(ini.find(line), std::string::npos) << line;

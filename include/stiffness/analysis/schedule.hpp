@@ -22,6 +22,9 @@ struct StoreK {
   enum class Kind { every, last, none, automatic, steps };
   Kind kind = Kind::automatic;
   std::vector<int64_t> steps;  // for Kind::steps, as given
+  // For Kind::steps, the list as the user wrote it ("0, 1000"): printed as
+  // is, so that the run file's options are the text given.
+  std::string text;
 
   bool operator==(const StoreK& o) const { return kind == o.kind && steps == o.steps; }
   bool operator!=(const StoreK& o) const { return !(*this == o); }
@@ -30,7 +33,7 @@ struct StoreK {
 // "every", "last", "none", "auto" or a comma list of steps ("0,1000").
 // Throws a one-line error naming --store-k.
 StoreK parse_store_k(const std::string& text);
-// The text parse_store_k reads (a list as comma-joined steps).
+// The text parse_store_k read (a list built in code: its steps comma-joined).
 std::string to_string(const StoreK& rule);
 
 // Whether the measurement at `step` writes K under `rule`, given the last
