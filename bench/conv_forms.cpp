@@ -1,8 +1,8 @@
 // The per-example weight gradients of every convolution of a model, in each
-// formulation, timed on one pass of examples (issue 11):
+// formulation, timed on one pass of examples:
 //   build/bench/conv_forms --model cnn|resnet20 [--pass 128] [--threads 2] [--repeat 5] [--cpu-time 1]
 // One JSON line per convolution: its shape, GFLOP, and the best seconds of
-//   torch    LibTorch's F::unfold of the pass and one bmm (before issue 11)
+//   torch    LibTorch's F::unfold of the pass and one bmm (the reference form)
 //   grouped  one grouped convolution over all examples (oneDNN): the input
 //            as C images of n channels, each example's delta as its group's
 //            kernels (measured here only; not used by the program)
@@ -10,8 +10,8 @@
 //   offsets  per example, stride 1: k^2 GEMMs on shifted channels-last views
 //   auto     what the program uses (conv_grad.cpp's choice)
 // and last one line with the forward and the backward (the deltas) of the
-// pass. --cpu-time 1 times the process's CPU seconds instead of wall time:
-// on the shared 2-core machine, with one thread, steadier than wall time.
+// pass. --cpu-time 1 times the process's CPU seconds instead of wall time,
+// which a loaded machine disturbs less when one thread runs.
 #include <chrono>
 #include <cstdio>
 #include <ctime>

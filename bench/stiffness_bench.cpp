@@ -153,8 +153,8 @@ int run_bench(int argc, char** argv) {
     gram_tile(plan, blk, blk, true);
     sync(device);
   }
-  // Best of --repeat timed runs: on a shared 2-core machine single runs of
-  // the same case varied by up to 40%; every method gets the same protocol.
+  // Best of --repeat timed runs, the same protocol for every method: single
+  // runs of one case vary on a shared machine (docs/benchmarks.md).
   double seconds = 1e300, grad_seconds = 0;
   RingResult ring;
   for (int rep = 0; rep < repeat; ++rep) {

@@ -74,7 +74,7 @@ std::optional<Config> parse_options(MpiComm& world, int argc, const char* const*
 
 Devices open_devices(MpiComm& world, const Config& c) {
   Devices d;
-  d.rank = open_device(world, to_string(c.device), c.gpu_timeout);
+  d.rank = open_device(world, c.device, c.gpu_timeout);
   d.device = d.rank.choice.device;
   d.threads = configure_threads(c, node_local_size(world.get()));
   const int P = world.size();
@@ -139,7 +139,7 @@ Network build_net(Communicator& comm, const Config& c, const Data& data, torch::
   m.description = describe_model(m.net, c, data.train_set.example_size());
   m.num_params = m.net->num_params();
   spdlog::info("model: {}", m.description);
-  m.plan = plan_gradients(m.net, data.sample.x[0], data.sample.size(), to_string(c.grad_method));
+  m.plan = plan_gradients(m.net, data.sample.x[0], data.sample.size(), c.grad_method);
   spdlog::info("per-example gradients: {}", m.plan.summary());
   return m;
 }

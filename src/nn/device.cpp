@@ -43,17 +43,15 @@ std::string cuda_unusable(int local_size) {
 
 }  // namespace
 
-DeviceChoice choose_device(const std::string& requested, int local_rank, int local_size) {
-  STIFF_CHECK(requested == "cpu" || requested == "cuda" || requested == "auto",
-              "--device: expected cpu, cuda or auto, got '" + requested + "'");
+DeviceChoice choose_device(DeviceRequest requested, int local_rank, int local_size) {
   DeviceChoice c;
-  if (requested == "cpu") {
+  if (requested == DeviceRequest::cpu) {
     c.why = "CPU (--device cpu)";
     return c;
   }
   const std::string problem = cuda_unusable(local_size);
   if (!problem.empty()) {
-    STIFF_CHECK(requested == "auto", "--device cuda: " + problem);
+    STIFF_CHECK(requested == DeviceRequest::automatic, "--device cuda: " + problem);
     c.why = "CPU (--device auto: " + problem + ")";
     return c;
   }
@@ -61,7 +59,7 @@ DeviceChoice choose_device(const std::string& requested, int local_rank, int loc
   const int index = local_rank % n;
   c.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   c.why = "CUDA device " + std::to_string(index) + " of " + std::to_string(n) + " visible (node-local rank " +
-          std::to_string(local_rank) + (requested == "auto" ? ", --device auto)" : ")");
+          std::to_string(local_rank) + (requested == DeviceRequest::automatic ? ", --device auto)" : ")");
   return c;
 }
 
@@ -89,6 +87,12 @@ std::vector<std::string> gather_lines(Communicator& comm, const std::string& lin
 }  // namespace
 
 RankDevice open_device(MpiComm& world, const std::string& requested, double gpu_timeout) {
+  DeviceRequest r = DeviceRequest::cpu;
+  collective_phase(world, [&] { r = parse_choice<DeviceRequest>(requested, "device"); });
+  return open_device(world, r, gpu_timeout);
+}
+
+RankDevice open_device(MpiComm& world, DeviceRequest requested, double gpu_timeout) {
   RankDevice d;
   collective_phase(world, [&] {
     d.choice = choose_device(requested, node_local_rank(world.get()), node_local_size(world.get()));

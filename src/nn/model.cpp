@@ -49,8 +49,9 @@ torch::Tensor NetImpl::forward(torch::Tensor x, Taped* tape) {
       case OpKind::conv: {
         // Channels-last on a CPU in float32 for inputs of 3+ channels and
         // 16 x 16+ positions (later layers inherit the format): oneDNN's
-        // convolutions there ran 3-4x faster than on NCHW for ResNet20's
-        // 16-channel 32 x 32 layers (docs/benchmarks.md, "Convolutions"). The
+        // convolutions there are several times faster than on NCHW for
+        // ResNet20's 16-channel 32 x 32 layers (docs/benchmarks.md,
+        // "Convolutions"). The
         // CNN's layers (1 channel, then NCHW out of each pooling) gained too
         // little to pay for the conversions. Same convolution, same values up
         // to rounding.

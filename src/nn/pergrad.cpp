@@ -134,11 +134,12 @@ void write_rows(const TapeEntry& e, const torch::Tensor& delta, torch::Tensor ds
 
 GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total,
                         const std::string& requested) {
+  return plan_gradients(net, example_input, n_total, parse_choice<GradRequest>(requested, "grad-method"));
+}
+
+GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total, GradRequest requested) {
   GradPlan plan;
-  STIFF_CHECK(requested == "auto" || requested == "factor" || requested == "materialize" ||
-                  requested == "loop",
-              "--grad-method: expected auto, factor, materialize or loop, got '" + requested + "'");
-  if (requested == "loop" || net->needs_loop()) {
+  if (requested == GradRequest::loop || net->needs_loop()) {
     plan.loop = true;
     return plan;
   }
@@ -176,10 +177,10 @@ GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_
     // (N T d p) plus their Gram (N^2 d p).
     lp.factor_flops = (N * T) * (N * T) * (d + p);
     lp.materialize_flops = N * T * d * p + N * N * d * p;
-    if (requested == "factor") {
+    if (requested == GradRequest::factor) {
       lp.method = GradMethod::factor;
       lp.why = "forced by --grad-method";
-    } else if (requested == "materialize") {
+    } else if (requested == GradRequest::materialize) {
       lp.method = GradMethod::materialize;
       lp.why = "forced by --grad-method";
     } else {

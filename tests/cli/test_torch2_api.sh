@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# src/nn compiles against the LibTorch 2.x API, not only Debian 12's 1.13: GPU
+# src/nn and src/app compile against the LibTorch 2.x API, not only Debian 12's 1.13: GPU
 # machines use PyTorch's 2.x wheels (docs/gpu.md), and no GPU run should be the
-# first to find a removed or changed call. Every src/nn/*.cpp is checked with
+# first to find a removed or changed call. Every src/nn/*.cpp and src/app/*.cpp is checked with
 # `g++ -fsyntax-only`, with this build's own defines and include folders, in a
 # private mount namespace where Debian 13's libtorch-dev 2.6 headers replace
 # /usr/include/{ATen,c10,caffe2,torch} (nothing outside the namespace changes).
@@ -40,8 +40,8 @@ for f in "${FLAGS[@]}"; do
     *) CXXFLAGS+=("$f") ;;
   esac
 done
-SOURCES=("$STIFFNESS_SRC"/src/nn/*.cpp)
-log "${#SOURCES[@]} files of src/nn against $(cat "$T/complete"), 2 at a time"
+SOURCES=("$STIFFNESS_SRC"/src/nn/*.cpp "$STIFFNESS_SRC"/src/app/*.cpp)
+log "${#SOURCES[@]} files of src/nn and src/app against $(cat "$T/complete"), 2 at a time"
 
 # In the namespace: the 2.6 headers over the 1.13 ones, then each file on its
 # own (its log and exit status under $TMP).
@@ -58,18 +58,18 @@ timeout -k 10 540 unshare -m --propagation private bash -c '
     { echo "the build flags do not reach the LibTorch 2.6 headers mounted over /usr/include"; exit 1; }
   printf "%s\n" "$@" | xargs -P 2 -I{} bash -c "
     eval \"F=(\$CXXFLAGS_STR)\"
-    n=\$(basename {} .cpp)
+    n=\$(basename \$(dirname {}))_\$(basename {} .cpp)
     g++ -fsyntax-only \"\${F[@]}\" {} >\"\$TMP/\$n.log\" 2>&1
     echo \$? >\"\$TMP/\$n.rc\"
   "
 ' _ "${SOURCES[@]}" || fail "the mount namespace or the compile loop failed (exit $?)"
 
 for s in "${SOURCES[@]}"; do
-  n=$(basename "$s" .cpp)
+  n=$(basename "$(dirname "$s")")_$(basename "$s" .cpp)
   if [[ ! -f $TMP/$n.rc ]]; then
-    fail "src/nn/$n.cpp: not compiled (timeout?)"
+    fail "${s#"$STIFFNESS_SRC"/}: not compiled (timeout?)"
   elif [[ $(cat "$TMP/$n.rc") != 0 ]]; then
-    fail "src/nn/$n.cpp does not compile against LibTorch 2.6:"
+    fail "${s#"$STIFFNESS_SRC"/} does not compile against LibTorch 2.6:"
     grep -m5 'error' "$TMP/$n.log" >&2
   fi
 done

@@ -1,6 +1,6 @@
 // Float32 per-example gradients against a float64 per-example autograd loop
 // on the same parameters (the float32 ones cast up), at initialisation,
-// mid-training and deep in overfitting (issue 10): every model, every
+// mid-training and deep in overfitting: every model, every
 // --grad-method, pair cosines within 1e-5 and every pair sign equal; also a
 // TorchScript module (measured by the loop) with logit margins of about 50.
 // Each model memorises a few random examples with Adam until the float64

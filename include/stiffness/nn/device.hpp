@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "stiffness/config/choices.hpp"
 #include "stiffness/runtime/comm.hpp"
 #include "stiffness/runtime/mpi_comm.hpp"
 
@@ -28,7 +29,7 @@ bool torch_has_cuda();
 // Error naming what is missing: a CUDA LibTorch, the NCCL backend, a visible
 // GPU, or one GPU per rank (two ranks on one GPU only with
 // STIFFNESS_ALLOW_SHARED_GPU=1, for tests: NCCL refuses it otherwise).
-DeviceChoice choose_device(const std::string& requested, int local_rank, int local_size);
+DeviceChoice choose_device(DeviceRequest requested, int local_rank, int local_size);
 
 // Float32 on CUDA without TF32 in cuBLAS and cuDNN, so that GPU results
 // agree with the CPU's to float32 rounding. Returns a line for the log.
@@ -47,6 +48,8 @@ struct RankDevice {
 // Chooses every rank's device (collectively: a failure on any rank ends all
 // with one line), sets float32 precision and, on CUDA, creates the NCCL
 // communicator. Collective over `world`.
+RankDevice open_device(MpiComm& world, DeviceRequest requested, double gpu_timeout);
+// The same with the device by name (cpu | cuda | auto).
 RankDevice open_device(MpiComm& world, const std::string& requested, double gpu_timeout);
 
 }  // namespace stiffness

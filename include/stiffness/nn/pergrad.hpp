@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "stiffness/config/choices.hpp"
 #include "stiffness/nn/model.hpp"
 
 namespace stiffness {
@@ -40,8 +41,10 @@ struct GradPlan {
   int64_t rows_width() const;   // numbers per example of all materialised layers together
 };
 
-// `requested`: auto | factor | materialize | loop. `n_total` is N, the number
-// of examples in the Gram matrix, which sets the costs compared by auto.
+// `requested`: --grad-method. `n_total` is N, the number of examples in the
+// Gram matrix, which sets the costs compared by auto.
+GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total, GradRequest requested);
+// The same with the method by name (auto | factor | materialize | loop).
 GradPlan plan_gradients(Net& net, const torch::Tensor& example_input, int64_t n_total,
                         const std::string& requested);
 
