@@ -1,4 +1,4 @@
-// Helpers shared by the dataset loaders (src/core/dataset*.cpp); internal.
+// Helpers shared by the dataset loaders (src/io/dataset*.cpp); internal.
 #pragma once
 
 #include <cstdint>

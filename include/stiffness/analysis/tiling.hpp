@@ -1,6 +1,6 @@
 // Index and tiling maths: which rank owns which examples, and which tiles of
 // the symmetric N x N matrix each rank computes at each ring step. Pure
-// functions, free of MPI, so that they are tested alone (tests/unit).
+// functions, free of MPI, so that they are tested alone (tests/analysis).
 #pragma once
 
 #include <cstdint>

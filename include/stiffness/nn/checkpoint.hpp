@@ -41,7 +41,7 @@ struct CheckpointState {
   int64_t step = 0;          // optimiser steps taken
   int64_t measurements = 0;  // finished measurement groups in the .partial file
   int64_t ranks = 1;
-  std::string options;       // the options that shape results (see job.cpp)
+  std::string options;       // the options that shape results (to_ini(c, Affects::results))
 };
 
 std::string checkpoint_dir(const std::string& output);

@@ -2,7 +2,7 @@
 // with torch ops on the tiles' own device: a GPU rank's tiles never go to the
 // host for them, only the final sums do (a few thousand numbers). Same
 // definitions and layout as ClassStiffnessAccumulator::add_tile
-// (src/core/metrics.cpp), which tests compare it with.
+// (src/analysis/metrics.cpp), which tests compare it with.
 #pragma once
 
 #include <torch/torch.h>
