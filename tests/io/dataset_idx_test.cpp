@@ -19,22 +19,9 @@ using namespace stiffness::test_support;
 
 namespace {
 
-// A fresh directory under $STIFFNESS_TEST_TMP (or /tmp), removed afterwards.
-class DatasetFiles : public ::testing::Test {
+// IDX files in a fresh directory (TempDir).
+class DatasetFiles : public TempDir {
  protected:
-  void SetUp() override {
-    const char* env = std::getenv("STIFFNESS_TEST_TMP");
-    const fs::path base = env && *env ? fs::path(env) : fs::path("/tmp");
-    fs::create_directories(base);
-    std::string tmpl = (base / "stiffness_dataset_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp failed under " << base;
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
   void write(const std::string& name, const std::vector<uint8_t>& bytes, bool gz) {
     if (gz)
       write_gz(path(name), bytes);
@@ -64,8 +51,6 @@ class DatasetFiles : public ::testing::Test {
     write(prefix + "-images-idx3-ubyte" + ext, img, gz);
     write(prefix + "-labels-idx1-ubyte" + ext, lbl, gz);
   }
-
-  std::string dir_;
 };
 
 class DatasetFormats : public DatasetFiles, public ::testing::WithParamInterface<bool> {
