@@ -20,12 +20,17 @@ PACKAGES=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   # Command line, gzip-compressed data files, logging.
   libboost-program-options-dev zlib1g-dev libspdlog-dev libfmt-dev
+  # The JSON header of safetensors weight files (checkpoints to measure).
+  nlohmann-json3-dev
   # Tests and the benchmark.
   libgtest-dev libgmock-dev libbenchmark-dev
   # The data set (installs /usr/share/datasets/fashion-mnist/*.gz).
   dataset-fashion-mnist
   # Reading and plotting results (the system python3, not a virtualenv).
   python3-h5py python3-numpy python3-matplotlib python3-pandas
+  # Tests check the model families against code nobody here wrote:
+  # torchvision's ResNets and torch.nn modules, with torch autograd (1.13).
+  python3-torchvision
   # The slurm/ scripts and their tests on a real single-node Slurm: the
   # daemons and clients, munge for authentication, and the unversioned
   # libpmix.so that `srun --mpi=pmix` loads (Debian's Open MPI speaks PMIx only).
